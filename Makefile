@@ -1,0 +1,89 @@
+# cellgate: the one entry point.
+#
+#   make            build bin/cellgate (and everything else that is built)
+#   make run        install what is missing, build, start the server
+#   make test       install what is missing, build, run every test
+#   make bench      run the reference workload against cellgate and Jupyter Server
+#
+# Objects go to $(BUILD); `make test` builds a second tree under build/asan
+# with AddressSanitizer and UndefinedBehaviorSanitizer for the unit tests.
+
+BUILD    ?= build
+CC       ?= cc
+PREFIX   ?= /usr/local
+PORT     ?= 8888
+PKGS     := libzmq jansson libwebsockets libuv openssl sqlite3 libseccomp
+
+OPT      ?= -O2 -g
+WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wconversion -Wno-sign-conversion \
+            -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wpointer-arith \
+            -Wundef -Wnull-dereference
+CPPFLAGS += -D_GNU_SOURCE -MMD -MP
+CFLAGS   += -std=gnu11 $(OPT) $(WARN) -fno-strict-aliasing $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(SAN)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+LDFLAGS  += $(SAN)
+
+# Library code shared by the server, the native kernels and the tests.
+LIB_SRCS    := $(wildcard common/*.c kernels/*.c sandbox/*.c notebook-store/*.c policy/*.c)
+SERVER_SRCS := $(wildcard server/*.c)
+LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+SERVER_OBJS := $(SERVER_SRCS:%.c=$(BUILD)/%.o)
+LIB         := $(BUILD)/libcellgate.a
+
+UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps run test unit unit-asan integration bench clean install
+
+all: bin/cellgate
+
+# Module fragments add their own programs (native kernels, the web build).
+-include $(wildcard */module.mk)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+bin/cellgate: $(SERVER_OBJS) $(LIB)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+
+deps:
+	@bash scripts/install-deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@bash scripts/run.sh
+
+unit: $(UNIT_BINS)
+	@bash scripts/run-unit.sh $(UNIT_BINS)
+
+unit-asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g" \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" unit
+
+integration: all
+	@bash scripts/run-integration.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory unit-asan
+	@$(MAKE) --no-print-directory integration
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bash scripts/bench.sh
+
+clean:
+	rm -rf build bin
+
+-include $(LIB_OBJS:.o=.d) $(SERVER_OBJS:.o=.d)
