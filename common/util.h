@@ -11,7 +11,7 @@
 
 #define UUID_STR_LEN 37     /* 36 characters and the NUL */
 #define UUID_HEX_LEN 33     /* 32 hex digits and the NUL */
-#define ISO_TIME_LEN 32     /* "2024-01-31T12:34:56.123456Z" and the NUL */
+#define ISO_TIME_LEN 40     /* "2024-01-31T12:34:56.123456Z" and the NUL, with room */
 
 /* Fills buf with len bytes from the kernel's CSPRNG; 0 or CG_ESYS. */
 int util_random_bytes(void *buf, size_t len);
