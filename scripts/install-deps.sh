@@ -27,8 +27,20 @@ pkgs_test=(
   nodejs npm
 )
 
+# Native kernels (PARI/GP, GAP).
+pkgs_kernels=(
+)
+# Browser tests of the web UI.
+pkgs_web=(
+)
+# The notebook store.
+pkgs_store=(
+)
+
 missing=()
-for p in "${pkgs_build[@]}" "${pkgs_runtime[@]}" "${pkgs_test[@]}"; do
+for p in "${pkgs_build[@]}" "${pkgs_runtime[@]}" "${pkgs_test[@]}" \
+         ${pkgs_kernels[@]+"${pkgs_kernels[@]}"} ${pkgs_web[@]+"${pkgs_web[@]}"} \
+         ${pkgs_store[@]+"${pkgs_store[@]}"}; do
   # nodejs/npm may come from elsewhere than Debian; a working binary is enough.
   case "$p" in
     nodejs) command -v node >/dev/null 2>&1 && continue ;;
@@ -58,3 +70,4 @@ npm_ci() {
   fi
 }
 npm_ci "$here/tests/integration"
+npm_ci "$here/web"
