@@ -34,11 +34,19 @@ UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps run test unit unit-asan integration bench clean install
+.DEFAULT_GOAL := all
 
-all: bin/cellgate
-
-# Module fragments add their own programs (native kernels, the web build).
+# Module fragments (<folder>/module.mk) add their own programs and tests by
+# appending to these, and define the rules for them:
+#   EXTRA_ALL    targets `make` builds besides bin/cellgate
+#   EXTRA_TESTS  targets `make test` runs after the unit tests
+#   EXTRA_CLEAN  paths `make clean` removes
+EXTRA_ALL   :=
+EXTRA_TESTS :=
+EXTRA_CLEAN :=
 -include $(wildcard */module.mk)
+
+all: bin/cellgate $(EXTRA_ALL)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -77,13 +85,13 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory unit-asan
-	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory integration $(EXTRA_TESTS)
 
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@bash scripts/bench.sh
 
 clean:
-	rm -rf build bin
+	rm -rf build bin $(EXTRA_CLEAN)
 
 -include $(LIB_OBJS:.o=.d) $(SERVER_OBJS:.o=.d)
