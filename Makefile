@@ -9,6 +9,7 @@
 # with AddressSanitizer and UndefinedBehaviorSanitizer for the unit tests.
 
 BUILD    ?= build
+BIN      ?= bin/cellgate
 CC       ?= cc
 PREFIX   ?= /usr/local
 PORT     ?= 8888
@@ -33,7 +34,7 @@ LIB         := $(BUILD)/libcellgate.a
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test unit unit-asan integration bench clean install
+.PHONY: all deps run test unit unit-asan asan-server integration bench clean install
 .DEFAULT_GOAL := all
 
 # Module fragments (<folder>/module.mk) add their own programs and tests by
@@ -46,7 +47,7 @@ EXTRA_TESTS :=
 EXTRA_CLEAN :=
 -include $(wildcard */module.mk)
 
-all: bin/cellgate $(EXTRA_ALL)
+all: $(BIN) $(EXTRA_ALL)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -56,8 +57,8 @@ $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-bin/cellgate: $(SERVER_OBJS) $(LIB)
-	@mkdir -p bin
+$(BIN): $(SERVER_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
@@ -74,9 +75,15 @@ run: deps
 unit: $(UNIT_BINS)
 	@bash scripts/run-unit.sh $(UNIT_BINS)
 
+ASAN_MAKE := $(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/cellgate OPT="-O1 -g" \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+
 unit-asan:
-	@$(MAKE) --no-print-directory BUILD=build/asan OPT="-O1 -g" \
-	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" unit
+	@$(ASAN_MAKE) unit
+
+# The server under the sanitizers, for the integration tests' second run.
+asan-server:
+	@$(ASAN_MAKE) build/asan/cellgate
 
 integration: all
 	@bash scripts/run-integration.sh

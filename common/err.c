@@ -26,7 +26,7 @@ int err_set(err_t *err, int code, const char *fmt, ...)
 
 int err_wrap(err_t *err, const char *fmt, ...)
 {
-	char prefix[128], old[sizeof err->msg - sizeof prefix];
+	char prefix[128], old[sizeof err->msg - sizeof prefix - 2];
 	va_list ap;
 
 	if (!err)
@@ -37,7 +37,7 @@ int err_wrap(err_t *err, const char *fmt, ...)
 	va_end(ap);
 	memcpy(old, err->msg, sizeof old - 1);
 	old[sizeof old - 1] = '\0';
-	/* Truncation is acceptable: the sentence is for humans. */
+	/* prefix, ": " and old fit in msg by construction */
 	(void)!snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
 	return err->code;
 }

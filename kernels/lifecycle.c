@@ -1,0 +1,653 @@
+/*
+ * A kernel process's life: launch in a sandbox, readiness, heartbeat,
+ * interrupt, the stop sequence (shutdown_request on control, then SIGTERM,
+ * then SIGKILL), restart, shutdown, and death.
+ *
+ * Readiness needs two things, as Jupyter Server's "nudge" does: a
+ * kernel_info_reply on shell, and at least one message on IOPub. Until the
+ * IOPub subscription is live, a client's output could be lost, so client
+ * messages wait in their session's inbox until then.
+ */
+#include "kernel_private.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "../common/log.h"
+#include "../common/util.h"
+
+#define PROBE_TICK_MS 100
+#define PROBE_RESEND_MS 2000
+#define KERNEL_LOG_MAX (256u << 10) /* log at most this much of a kernel's output */
+
+void lifecycle_free(kernel_t *k);
+void lifecycle_kill_now(kernel_t *k);
+int lifecycle_launch(kernel_t *k, err_t *err);
+
+static void kernel_die(kernel_t *k, const char *reason);
+static void on_hb_tick(uv_timer_t *t);
+
+/* --- messages from the kernel ------------------------------------------- */
+
+static wire_msg_t *decode(kernel_t *k, const char *what, const wire_slice_t *f, size_t n)
+{
+	wire_msg_t *msg = NULL;
+	err_t err = { 0 };
+
+	if (wire_decode(f, n, k->wkey, NULL, &msg, &err)) {
+		/* A kernel is hostile input: drop what fails, say so, carry on. */
+		log_warn("kernels", "%.8s: dropped a message on %s: %s", k->id, what, err.msg);
+		return NULL;
+	}
+	return msg;
+}
+
+static void fire_waiters(kwaiter_t **list, int status, const char *message)
+{
+	kwaiter_t *w = *list;
+
+	*list = NULL;
+	while (w) {
+		kwaiter_t *next = w->next;
+
+		w->fn(w->arg, status, message);
+		free(w);
+		w = next;
+	}
+}
+
+static int add_waiter(kwaiter_t **list, kernel_done_fn fn, void *arg)
+{
+	kwaiter_t *w;
+
+	if (!fn)
+		return 0;
+	w = calloc(1, sizeof *w);
+	if (!w)
+		return CG_ESYS;
+	w->fn = fn;
+	w->arg = arg;
+	w->next = *list;
+	*list = w;
+	return 0;
+}
+
+static void send_probe(kernel_t *k)
+{
+	err_t err = { 0 };
+	wire_msg_t *msg = wire_msg_new("kernel_info_request", k->mgr->session, "cellgate", NULL,
+				       "{}", &err);
+
+	if (msg && k->probe)
+		zsock_send_msg(k->probe, msg, k->wkey);
+	wire_msg_unref(&msg);
+}
+
+static void check_ready(kernel_t *k)
+{
+	if (k->phase != PHASE_LAUNCHING || !k->has_info_reply || !k->has_iopub)
+		return;
+	k->phase = PHASE_READY;
+	k->state = KSTATE_IDLE;
+	uv_timer_stop(&k->start_timer);
+	if (k->mgr->cfg.heartbeat_s > 0) {
+		uint64_t ms = (uint64_t)(k->mgr->cfg.heartbeat_s * 1000);
+
+		k->hb_missed = 0;
+		k->hb_waiting = false;
+		uv_timer_start(&k->hb_timer, on_hb_tick, ms, ms);
+	}
+	log_info("kernels", "%.8s ready in %.0f ms", k->id,
+		 (util_unix_time() - k->started_at) * 1000);
+	relay_kernel_ready(k);
+	fire_waiters(&k->ready_waiters, 0, NULL);
+}
+
+static void on_probe(void *arg, zsock_t *sock, const wire_slice_t *f, size_t n)
+{
+	kernel_t *k = arg;
+	wire_msg_t *msg = decode(k, "shell", f, n);
+
+	(void)sock;
+	if (msg && strcmp(msg->msg_type, "kernel_info_reply") == 0) {
+		k->has_info_reply = true;
+		check_ready(k);
+	}
+	wire_msg_unref(&msg);
+}
+
+/* The execution_state of a status message, if it is one we track. */
+static int status_of(const wire_msg_t *msg, kstate_t *out)
+{
+	json_t *content;
+	const char *s = NULL;
+	int rc = -1;
+
+	if (strcmp(msg->msg_type, "status") != 0)
+		return -1;
+	content = json_loadb(msg->content.data, msg->content.len, 0, NULL);
+	if (content && !json_unpack(content, "{s:s}", "execution_state", &s)) {
+		if (strcmp(s, "busy") == 0) {
+			*out = KSTATE_BUSY;
+			rc = 0;
+		} else if (strcmp(s, "idle") == 0) {
+			*out = KSTATE_IDLE;
+			rc = 0;
+		}
+	}
+	json_decref(content);
+	return rc;
+}
+
+static void on_iopub(void *arg, zsock_t *sock, const wire_slice_t *f, size_t n)
+{
+	kernel_t *k = arg;
+	wire_msg_t *msg = decode(k, "iopub", f, n);
+	kstate_t st;
+
+	(void)sock;
+	if (!msg)
+		return;
+	kernel_touch(k);
+	k->has_iopub = true;
+	if (k->phase == PHASE_READY && status_of(msg, &st) == 0)
+		k->state = st;
+	relay_iopub(k, msg);
+	wire_msg_unref(&msg);
+	check_ready(k);
+}
+
+static void on_control(void *arg, zsock_t *sock, const wire_slice_t *f, size_t n)
+{
+	kernel_t *k = arg;
+	wire_msg_t *msg = decode(k, "control", f, n);
+
+	(void)sock;
+	if (msg)
+		log_debug("kernels", "%.8s: %s", k->id, msg->msg_type);
+	wire_msg_unref(&msg);
+}
+
+static void on_heartbeat(void *arg, zsock_t *sock, const wire_slice_t *f, size_t n)
+{
+	kernel_t *k = arg;
+
+	(void)sock;
+	(void)f;
+	(void)n;
+	k->hb_waiting = false;
+	k->hb_missed = 0;
+}
+
+/* --- timers -------------------------------------------------------------- */
+
+static void on_start_tick(uv_timer_t *t)
+{
+	kernel_t *k = t->data;
+	double waited = util_unix_time() - k->started_at;
+	char reason[128];
+
+	if (k->phase != PHASE_LAUNCHING) {
+		uv_timer_stop(t);
+		return;
+	}
+	if (waited > k->mgr->cfg.start_timeout_s) {
+		snprintf(reason, sizeof reason, "the kernel did not answer within %.0f s",
+			 k->mgr->cfg.start_timeout_s);
+		kernel_die(k, reason);
+		return;
+	}
+	/* kernel_info answered but IOPub silent: nudge until it delivers */
+	if (k->has_info_reply && !k->has_iopub)
+		send_probe(k);
+	else if (!k->has_info_reply &&
+		 (uint64_t)(waited * 1000) % PROBE_RESEND_MS < PROBE_TICK_MS)
+		send_probe(k);
+}
+
+static void on_hb_tick(uv_timer_t *t)
+{
+	kernel_t *k = t->data;
+	char reason[128];
+
+	if (k->phase != PHASE_READY) {
+		uv_timer_stop(t);
+		return;
+	}
+	if (k->hb_waiting && ++k->hb_missed >= k->mgr->cfg.heartbeat_misses) {
+		snprintf(reason, sizeof reason, "the kernel stopped answering its heartbeat for %.0f s",
+			 k->mgr->cfg.heartbeat_s * k->hb_missed);
+		kernel_die(k, reason);
+		return;
+	}
+	if (k->hb) {
+		zsock_send(k->hb, &(wire_slice_t){ "ping", 4 }, 1);
+		k->hb_waiting = true;
+	}
+}
+
+/* --- launch -------------------------------------------------------------- */
+
+static void close_sockets(kernel_t *k)
+{
+	zsock_close(&k->iopub);
+	zsock_close(&k->probe);
+	zsock_close(&k->control);
+	zsock_close(&k->hb);
+}
+
+static zsock_t *connect_one(kernel_t *k, int type, int port, zsock_recv_fn fn, err_t *err)
+{
+	char ep[256];
+	zsock_opts_t o = { .type = type, .endpoint = ep, .on_recv = fn, .arg = k };
+
+	kernel_endpoint(k, port, ep, sizeof ep);
+	return zsock_connect(k->mgr->loop, k->mgr->zctx, &o, err);
+}
+
+static int open_sockets(kernel_t *k, err_t *err)
+{
+	k->iopub = connect_one(k, ZMQ_SUB, KCONN_PORT_IOPUB, on_iopub, err);
+	k->probe = k->iopub ? connect_one(k, ZMQ_DEALER, KCONN_PORT_SHELL, on_probe, err) : NULL;
+	k->control = k->probe ? connect_one(k, ZMQ_DEALER, KCONN_PORT_CONTROL, on_control, err) : NULL;
+	k->hb = k->control ? connect_one(k, ZMQ_REQ, KCONN_PORT_HB, on_heartbeat, err) : NULL;
+	if (!k->hb) {
+		close_sockets(k);
+		return err ? err->code : CG_ESYS;
+	}
+	return 0;
+}
+
+/* Resolves a bare command name against the PATH the sandbox will have. */
+static char *resolve_command(const char *cmd)
+{
+	static const char *path[] = { "/usr/local/bin", "/usr/bin", "/bin", NULL };
+	char buf[4096];
+
+	if (strchr(cmd, '/'))
+		return strdup(cmd);
+	for (int i = 0; path[i]; i++) {
+		snprintf(buf, sizeof buf, "%s/%s", path[i], cmd);
+		if (access(buf, X_OK) == 0)
+			return strdup(buf);
+	}
+	return strdup(cmd);
+}
+
+static char **build_argv(const kernel_t *k)
+{
+	char **argv = calloc(k->spec.argc + 1, sizeof *argv);
+
+	for (size_t i = 0; argv && i < k->spec.argc; i++) {
+		const char *a = k->spec.argv[i];
+
+		if (strcmp(a, "{connection_file}") == 0)
+			argv[i] = strdup(SBX_KERNEL_DIR "/" KCONN_FILE);
+		else if (i == 0)
+			argv[i] = resolve_command(a);
+		else
+			argv[i] = strdup(a);
+	}
+	return argv;
+}
+
+static void push_env(char **env, size_t *n, const char *name, const char *value)
+{
+	size_t len = strlen(name) + strlen(value) + 2;
+	char *e = malloc(len);
+
+	if (e) {
+		snprintf(e, len, "%s=%s", name, value);
+		env[(*n)++] = e;
+	}
+}
+
+/* The environment is an allowlist, never the server's own environment. */
+static char **build_env(const kernel_t *k)
+{
+	size_t cap = 16 + json_object_size(k->spec.env), n = 0;
+	char **env = calloc(cap, sizeof *env);
+	const char *lang = getenv("LANG"), *key;
+	json_t *val;
+
+	if (!env)
+		return NULL;
+	push_env(env, &n, "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	push_env(env, &n, "HOME", "/tmp");
+	push_env(env, &n, "TMPDIR", "/tmp");
+	push_env(env, &n, "LANG", lang && *lang ? lang : "C.UTF-8");
+	/* debugpy warns on every start under Python 3.11's frozen modules */
+	push_env(env, &n, "PYDEVD_DISABLE_FILE_VALIDATION", "1");
+	push_env(env, &n, "JPY_SESSION_NAME", k->session_name ? k->session_name : "");
+	json_object_foreach(k->spec.env, key, val) {
+		if (n + 1 < cap)
+			push_env(env, &n, key, json_string_value(val));
+	}
+	return env;
+}
+
+static void free_strv(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void on_output(void *arg, bool is_stderr, const char *data, size_t len);
+static void on_sandbox_exit(void *arg, int status);
+
+static void init_timers(kernel_t *k)
+{
+	if (k->open_timers)
+		return;
+	uv_timer_init(k->mgr->loop, &k->start_timer);
+	uv_timer_init(k->mgr->loop, &k->stop_timer);
+	uv_timer_init(k->mgr->loop, &k->hb_timer);
+	k->start_timer.data = k->stop_timer.data = k->hb_timer.data = k;
+	k->open_timers = 3;
+}
+
+int lifecycle_launch(kernel_t *k, err_t *err)
+{
+	const kmgr_config_t *c = &k->mgr->cfg;
+	char **argv = build_argv(k), **env = build_env(k);
+	sbx_spec_t spec = {
+		.argv = argv, .env = env, .workspace = c->workspace, .cwd = k->cwd,
+		.kernel_dir_fd = k->dir_fd, .hidden = c->hidden, .uid = c->uid, .gid = c->gid,
+		.bwrap = c->bwrap,
+	};
+	int rc = 0;
+
+	init_timers(k);
+	k->phase = PHASE_LAUNCHING;
+	k->state = KSTATE_STARTING;
+	k->has_info_reply = k->has_iopub = false;
+	k->started_at = util_unix_time();
+	free(k->reason);
+	k->reason = NULL;
+	k->stderr_len = 0;
+	if (!argv || !env) {
+		rc = err_set(err, CG_ESYS, "out of memory");
+		goto out;
+	}
+	rc = open_sockets(k, err);
+	if (rc)
+		goto out;
+	k->sbx = sbx_launch(k->mgr->loop, &spec, on_sandbox_exit, on_output, k, err);
+	if (!k->sbx) {
+		close_sockets(k);
+		rc = err ? err->code : CG_ESYS;
+		goto out;
+	}
+	send_probe(k);
+	uv_timer_start(&k->start_timer, on_start_tick, PROBE_TICK_MS, PROBE_TICK_MS);
+out:
+	free_strv(argv);
+	free_strv(env);
+	return rc;
+}
+
+/* --- output and exit ------------------------------------------------------ */
+
+static void on_output(void *arg, bool is_stderr, const char *data, size_t len)
+{
+	kernel_t *k = arg;
+	size_t keep = sizeof k->stderr_tail - 1;
+
+	if (is_stderr) {
+		/* keep the tail: it says why a kernel that dies at start died */
+		if (len >= keep) {
+			memcpy(k->stderr_tail, data + len - keep, keep);
+			k->stderr_len = keep;
+		} else {
+			size_t drop = k->stderr_len + len > keep ? k->stderr_len + len - keep : 0;
+
+			memmove(k->stderr_tail, k->stderr_tail + drop, k->stderr_len - drop);
+			memcpy(k->stderr_tail + k->stderr_len - drop, data, len);
+			k->stderr_len = k->stderr_len - drop + len;
+		}
+		k->stderr_tail[k->stderr_len] = '\0';
+	}
+	if (log_get_level() <= LOG_DEBUG)
+		log_debug("kernels", "%.8s %s: %.*s", k->id, is_stderr ? "stderr" : "stdout",
+			  (int)(len > 2000 ? 2000 : len), data);
+}
+
+/* The last non-empty line the kernel wrote to stderr, for a death notice. */
+static void last_stderr_line(const kernel_t *k, char *out, size_t size)
+{
+	const char *end = k->stderr_tail + k->stderr_len, *start;
+
+	while (end > k->stderr_tail && (end[-1] == '\n' || end[-1] == '\r'))
+		end--;
+	start = end;
+	while (start > k->stderr_tail && start[-1] != '\n')
+		start--;
+	snprintf(out, size, "%.*s", (int)(end - start), start);
+}
+
+static void finish_shutdown(kernel_t *k)
+{
+	kmgr_t *m = k->mgr;
+
+	for (kernel_t **p = &m->kernels; *p; p = &(*p)->next) {
+		if (*p == k) {
+			*p = k->next;
+			break;
+		}
+	}
+	log_info("kernels", "%.8s shut down", k->id);
+	fire_waiters(&k->ready_waiters, CG_ESTATE, "the kernel was shut down");
+	fire_waiters(&k->gone_waiters, 0, NULL);
+	lifecycle_free(k);
+}
+
+static void relaunch(kernel_t *k)
+{
+	err_t err = { 0 };
+
+	sbx_free(&k->sbx);
+	k->is_restarting = false;
+	if (lifecycle_launch(k, &err) != 0) {
+		kernel_die(k, err.msg);
+		return;
+	}
+	relay_broadcast_status(k, "starting");
+}
+
+static void on_sandbox_exit(void *arg, int status)
+{
+	kernel_t *k = arg;
+	char reason[sizeof k->stderr_tail + 96], line[sizeof k->stderr_tail];
+
+	uv_timer_stop(&k->start_timer);
+	uv_timer_stop(&k->stop_timer);
+	uv_timer_stop(&k->hb_timer);
+	close_sockets(k);
+	if (k->is_shutting_down) {
+		finish_shutdown(k);
+		return;
+	}
+	if (k->is_restarting) {
+		relaunch(k);
+		return;
+	}
+	if (k->phase == PHASE_DEAD)
+		return;
+	last_stderr_line(k, line, sizeof line);
+	snprintf(reason, sizeof reason, "the kernel exited with status %d%s%s%s", status,
+		 k->phase == PHASE_LAUNCHING ? " before it was ready" : "",
+		 line[0] ? ": " : "", line);
+	kernel_die(k, reason);
+}
+
+static void kernel_die(kernel_t *k, const char *reason)
+{
+	if (k->phase == PHASE_DEAD)
+		return;
+	k->phase = PHASE_DEAD;
+	k->state = KSTATE_DEAD;
+	free(k->reason);
+	k->reason = strdup(reason);
+	log_warn("kernels", "%.8s died: %s", k->id, reason);
+	uv_timer_stop(&k->start_timer);
+	uv_timer_stop(&k->hb_timer);
+	if (k->sbx)
+		sbx_kill(k->sbx);
+	relay_broadcast_status(k, "dead");
+	fire_waiters(&k->ready_waiters, CG_ESTATE, reason);
+}
+
+/* --- stopping -------------------------------------------------------------- */
+
+static void on_stop_tick(uv_timer_t *t)
+{
+	kernel_t *k = t->data;
+
+	if (!sbx_is_running(k->sbx)) {
+		/* it was already gone: proceed as if it had just exited */
+		on_sandbox_exit(k, 0);
+		return;
+	}
+	/* shutdown_request was not enough: SIGTERM, then SIGKILL */
+	if (k->stop_step == 0) {
+		k->stop_step = 1;
+		log_info("kernels", "%.8s ignored shutdown_request; sending SIGTERM", k->id);
+		if (sbx_signal_kernel(k->sbx, SIGTERM) == 0) {
+			uv_timer_start(t, on_stop_tick, (uint64_t)(k->mgr->cfg.kill_wait_s * 1000), 0);
+			return;
+		}
+	}
+	log_info("kernels", "%.8s still running; killing its sandbox", k->id);
+	sbx_kill(k->sbx);
+}
+
+static void stop_process(kernel_t *k, bool restart)
+{
+	char content[64];
+	wire_msg_t *msg;
+
+	uv_timer_stop(&k->start_timer);
+	uv_timer_stop(&k->hb_timer);
+	if (!sbx_is_running(k->sbx)) {
+		uv_timer_start(&k->stop_timer, on_stop_tick, 0, 0);
+		return;
+	}
+	k->phase = PHASE_STOPPING;
+	k->stop_step = 0;
+	snprintf(content, sizeof content, "{\"restart\":%s}", restart ? "true" : "false");
+	msg = wire_msg_new("shutdown_request", k->mgr->session, "cellgate", NULL, content, NULL);
+	if (msg && k->control)
+		zsock_send_msg(k->control, msg, k->wkey);
+	wire_msg_unref(&msg);
+	uv_timer_start(&k->stop_timer, on_stop_tick, (uint64_t)(k->mgr->cfg.shutdown_wait_s * 1000),
+		       0);
+}
+
+int kernel_interrupt(kernel_t *k, err_t *err)
+{
+	if (k->is_shutting_down || !sbx_is_running(k->sbx) || k->phase == PHASE_STOPPING)
+		return err_set(err, CG_ESTATE, "the kernel is not running");
+	if (k->spec.interrupt_by_message) {
+		wire_msg_t *msg = wire_msg_new("interrupt_request", k->mgr->session, "cellgate",
+					       NULL, "{}", err);
+		int rc = msg && k->control ? zsock_send_msg(k->control, msg, k->wkey) : CG_ESYS;
+
+		wire_msg_unref(&msg);
+		return rc ? err_set(err, rc, "cannot send interrupt_request") : 0;
+	}
+	if (sbx_signal_kernel(k->sbx, SIGINT) != 0)
+		return err_set(err, CG_ESTATE, "the kernel process is not ready for signals yet");
+	return 0;
+}
+
+int kernel_restart(kernel_t *k, kernel_done_fn done, void *arg, err_t *err)
+{
+	if (k->is_shutting_down)
+		return err_set(err, CG_ESTATE, "the kernel is shutting down");
+	if (add_waiter(&k->ready_waiters, done, arg))
+		return err_set(err, CG_ESYS, "out of memory");
+	if (k->is_restarting)
+		return 0;
+	k->is_restarting = true;
+	k->state = KSTATE_RESTARTING;
+	log_info("kernels", "%.8s restarting", k->id);
+	relay_broadcast_status(k, "restarting");
+	stop_process(k, true);
+	return 0;
+}
+
+int kernel_wait_ready(kernel_t *k, kernel_done_fn done, void *arg)
+{
+	if (k->phase == PHASE_READY && !k->is_restarting) {
+		done(arg, 0, NULL);
+		return 0;
+	}
+	if (k->phase == PHASE_DEAD || k->is_shutting_down) {
+		done(arg, CG_ESTATE, k->reason ? k->reason : "the kernel is not running");
+		return 0;
+	}
+	return add_waiter(&k->ready_waiters, done, arg);
+}
+
+const char *kernel_reason(const kernel_t *k)
+{
+	return k->reason;
+}
+
+void kernel_shutdown(kernel_t *k, kernel_done_fn done, void *arg)
+{
+	add_waiter(&k->gone_waiters, done, arg);
+	if (k->is_shutting_down)
+		return;
+	k->is_shutting_down = true;
+	k->is_restarting = false;
+	relay_close_all(k, "the kernel was shut down");
+	stop_process(k, false);
+}
+
+/* --- freeing --------------------------------------------------------------- */
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	kernel_t *k = h->data;
+
+	if (--k->open_timers == 0)
+		free(k);
+}
+
+void lifecycle_kill_now(kernel_t *k)
+{
+	if (k->sbx)
+		sbx_kill(k->sbx);
+}
+
+void lifecycle_free(kernel_t *k)
+{
+	relay_close_all(k, "the server is shutting down");
+	close_sockets(k);
+	sbx_free(&k->sbx);
+	if (k->dir_fd >= 0) {
+		kconn_remove_dir(k->dir_fd, k->dir);
+		close(k->dir_fd);
+	}
+	fire_waiters(&k->ready_waiters, CG_ESTATE, "the kernel is gone");
+	fire_waiters(&k->gone_waiters, 0, NULL);
+	wire_key_free(&k->wkey);
+	kspec_clear(&k->spec);
+	free(k->cwd);
+	free(k->session_name);
+	free(k->dir);
+	free(k->reason);
+	if (!k->open_timers) {
+		free(k);
+		return;
+	}
+	uv_close((uv_handle_t *)&k->start_timer, on_timer_closed);
+	uv_close((uv_handle_t *)&k->stop_timer, on_timer_closed);
+	uv_close((uv_handle_t *)&k->hb_timer, on_timer_closed);
+}

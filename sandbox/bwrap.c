@@ -1,0 +1,159 @@
+/*
+ * The bubblewrap command line for a kernel sandbox.
+ *
+ * bwrap processes its options in order, so the order here is the order of
+ * the mount table inside: the read-only host root first, then what covers
+ * parts of it (private /tmp and /run, hidden state), then the read-write
+ * workspace and the kernel directory on top.
+ */
+#include "sandbox.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct {
+	char **v;
+	size_t n, cap;
+	int failed;
+} argv_t;
+
+static void add(argv_t *a, const char *s)
+{
+	char **grown;
+
+	if (a->failed)
+		return;
+	if (a->n + 2 > a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 64;
+		grown = realloc(a->v, a->cap * sizeof *grown);
+		if (!grown) {
+			a->failed = 1;
+			return;
+		}
+		a->v = grown;
+	}
+	a->v[a->n] = strdup(s);
+	if (!a->v[a->n]) {
+		a->failed = 1;
+		return;
+	}
+	a->v[++a->n] = NULL;
+}
+
+static void add2(argv_t *a, const char *opt, const char *x)
+{
+	add(a, opt);
+	add(a, x);
+}
+
+static void add3(argv_t *a, const char *opt, const char *x, const char *y)
+{
+	add(a, opt);
+	add(a, x);
+	add(a, y);
+}
+
+void sbx_argv_free(char ***argv_p)
+{
+	char **v = *argv_p;
+
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+	*argv_p = NULL;
+}
+
+char **sbx_bwrap_argv(const sbx_spec_t *s, err_t *err)
+{
+	argv_t a = { 0 };
+	char num[32];
+
+	if (!s->argv || !s->argv[0] || s->argv[0][0] != '/') {
+		err_set(err, CG_EINVAL, "the kernel command must be an absolute path");
+		return NULL;
+	}
+	if (!s->workspace || s->workspace[0] != '/' || !s->cwd || s->cwd[0] != '/') {
+		err_set(err, CG_EINVAL, "workspace and cwd must be absolute paths");
+		return NULL;
+	}
+	add(&a, s->bwrap ? s->bwrap : SBX_BWRAP);
+	/* Namespaces: user (we are unprivileged), pid, ipc, uts, net, cgroup. */
+	add(&a, "--unshare-all");
+	add(&a, "--die-with-parent");
+	add(&a, "--new-session");
+	add2(&a, "--cap-drop", "ALL");
+	add2(&a, "--hostname", "cellgate-kernel");
+	/* The view: host root read-only, then private pieces on top. */
+	add3(&a, "--ro-bind", "/", "/");
+	add2(&a, "--dev", "/dev");
+	add2(&a, "--proc", "/proc");
+	add2(&a, "--tmpfs", "/tmp");
+	add2(&a, "--tmpfs", "/run");
+	for (size_t i = 0; s->hidden && s->hidden[i]; i++)
+		add2(&a, "--tmpfs", s->hidden[i]);
+	add3(&a, "--bind", s->workspace, s->workspace);
+	snprintf(num, sizeof num, "%d", SBX_FD_KERNEL_DIR);
+	add3(&a, "--bind-fd", num, SBX_KERNEL_DIR);
+	/* bwrap reports the sandbox's pid 1 here; the kernel is its child */
+	snprintf(num, sizeof num, "%d", SBX_FD_INFO);
+	add2(&a, "--info-fd", num);
+	add2(&a, "--chdir", s->cwd);
+	/* bwrap passes its own environment through; we hand it the scrubbed one. */
+	add(&a, "--clearenv");
+	for (size_t i = 0; s->env && s->env[i]; i++) {
+		const char *eq = strchr(s->env[i], '=');
+		char name[256];
+
+		if (!eq || eq == s->env[i] || (size_t)(eq - s->env[i]) >= sizeof name)
+			continue;
+		snprintf(name, sizeof name, "%.*s", (int)(eq - s->env[i]), s->env[i]);
+		add3(&a, "--setenv", name, eq + 1);
+	}
+	add(&a, "--");
+	for (size_t i = 0; s->argv[i]; i++)
+		add(&a, s->argv[i]);
+	if (a.failed) {
+		sbx_argv_free(&a.v);
+		err_set(err, CG_ESYS, "out of memory");
+		return NULL;
+	}
+	return a.v;
+}
+
+/* One directory's permission for a given uid/gid: may it be searched? */
+static bool may_search(const struct stat *st, uid_t uid, gid_t gid)
+{
+	if (uid == 0)
+		return true;
+	if (st->st_uid == uid)
+		return (st->st_mode & S_IXUSR) != 0;
+	if (st->st_gid == gid)
+		return (st->st_mode & S_IXGRP) != 0;
+	return (st->st_mode & S_IXOTH) != 0;
+}
+
+bool sbx_path_is_reachable(const char *path, uid_t uid, gid_t gid)
+{
+	char buf[4096];
+	struct stat st;
+	size_t len = strlen(path);
+
+	if (path[0] != '/' || len >= sizeof buf)
+		return false;
+	/* every proper prefix that ends before a '/' must be searchable */
+	for (size_t i = 1; i <= len; i++) {
+		if (i < len && path[i] != '/')
+			continue;
+		memcpy(buf, path, i);
+		buf[i] = '\0';
+		if (i == len)
+			break;
+		if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode) || !may_search(&st, uid, gid))
+			return false;
+	}
+	return stat("/", &st) == 0 && may_search(&st, uid, gid) && stat(path, &st) == 0;
+}

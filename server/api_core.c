@@ -1,0 +1,61 @@
+/* /api, /api/status and /api/me. */
+#include <string.h>
+
+#include "../common/util.h"
+#include "app.h"
+#include "handlers.h"
+
+/* The Jupyter Server REST API version cellgate speaks. */
+#define API_VERSION "2.0.0"
+#define CELLGATE_VERSION "0.1.0"
+
+void api_root(http_req_t *req)
+{
+	http_respond_json(req, 200, json_pack("{s:s, s:s}", "version", API_VERSION, "cellgate",
+					      CELLGATE_VERSION));
+}
+
+void api_status(http_req_t *req)
+{
+	app_t *app = http_app(req);
+	char started[ISO_TIME_LEN], last[ISO_TIME_LEN];
+
+	util_iso_time(app->started_at, started);
+	util_iso_time(app->last_activity, last);
+	http_respond_json(req, 200,
+			  json_pack("{s:s, s:s, s:I, s:I}", "started", started, "last_activity",
+				    last, "kernels", (json_int_t)kmgr_count(app->kernels),
+				    "connections", (json_int_t)kmgr_connections(app->kernels)));
+}
+
+/*
+ * Grants what ?permissions= asks about: every action on every resource,
+ * since one token is one user with full rights until capabilities narrow
+ * it (the policy issue).
+ */
+static json_t *permissions(const char *query)
+{
+	json_t *asked = query ? json_loads(query, 0, NULL) : NULL;
+	json_t *out = json_object();
+	const char *resource;
+	json_t *actions;
+
+	if (json_is_object(asked)) {
+		json_object_foreach(asked, resource, actions) {
+			if (json_is_array(actions))
+				json_object_set(out, resource, actions);
+		}
+	}
+	json_decref(asked);
+	return out;
+}
+
+void api_me(http_req_t *req)
+{
+	json_t *identity = json_pack("{s:s, s:s, s:s, s:s, s:n, s:n}", "username", "cellgate",
+				     "name", "cellgate", "display_name", "cellgate", "initials",
+				     "C", "avatar_url", "color");
+
+	http_respond_json(req, 200, json_pack("{s:o, s:o}", "identity", identity, "permissions",
+					      permissions(http_query(req, "permissions"))));
+}

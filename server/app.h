@@ -1,0 +1,28 @@
+/*
+ * The server's state, shared by its handlers: one instance per process,
+ * living on the one event loop.
+ */
+#ifndef CELLGATE_APP_H
+#define CELLGATE_APP_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "../kernels/kernels.h"
+#include "config.h"
+
+struct lws_context;
+typedef struct sessions sessions_t;
+
+struct app {
+	config_t cfg;
+	uv_loop_t *loop;
+	struct lws_context *lws;
+	kmgr_t *kernels;
+	sessions_t *sessions;
+	double started_at;
+	double last_activity;
+	bool is_stopping;
+};
+
+#endif

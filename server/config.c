@@ -1,0 +1,352 @@
+/*
+ * Configuration from four sources. The file format is deliberately small:
+ * `key = value` lines, `#` comments, keys named as the long flags without
+ * their dashes (port, ip, token, root, state, ...).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../common/util.h"
+
+typedef enum { OPT_STR, OPT_INT, OPT_SIZE, OPT_SECONDS, OPT_BOOL, OPT_LEVEL } opt_kind_t;
+
+typedef struct opt {
+	const char *name; /* flag without dashes, file key */
+	const char *env;
+	opt_kind_t kind;
+	size_t offset;
+	const char *help;
+} opt_t;
+
+#define O(field) offsetof(config_t, field)
+
+static const opt_t opts[] = {
+	{ "ip", "CELLGATE_IP", OPT_STR, O(ip), "address to listen on (default 127.0.0.1)" },
+	{ "port", "CELLGATE_PORT", OPT_INT, O(port), "port to listen on (default 8888)" },
+	{ "token", "CELLGATE_TOKEN", OPT_STR, O(token), "the access token (default: random)" },
+	{ "root", "CELLGATE_ROOT", OPT_STR, O(root), "the workspace directory (default: .)" },
+	{ "state", "CELLGATE_STATE", OPT_STR, O(state),
+	  "the server's state directory (default: ~/.local/share/cellgate)" },
+	{ "base-url", "CELLGATE_BASE_URL", OPT_STR, O(base_url), "URL prefix (default /)" },
+	{ "kernel-user", "CELLGATE_KERNEL_USER", OPT_STR, O(kernel_user),
+	  "user kernels run as when the server runs as root (default: the workspace's owner, or nobody)" },
+	{ "kernelspec-dir", "CELLGATE_KERNELSPEC_DIR", OPT_STR, O(kernelspec_dir),
+	  "an extra kernelspec directory searched after JUPYTER_PATH" },
+	{ "log-level", "CELLGATE_LOG_LEVEL", OPT_LEVEL, O(log_level), "debug, info, warn or error" },
+	{ "max-body", "CELLGATE_MAX_BODY", OPT_SIZE, O(max_body_bytes),
+	  "largest HTTP request body in bytes (default 256 MiB)" },
+	{ "max-ws-message", "CELLGATE_MAX_WS_MESSAGE", OPT_SIZE, O(max_ws_message_bytes),
+	  "largest WebSocket message in bytes (default 64 MiB)" },
+	{ "shutdown-wait", "CELLGATE_SHUTDOWN_WAIT", OPT_SECONDS, O(shutdown_wait_s),
+	  "seconds between shutdown_request and SIGTERM (default 2)" },
+	{ "kernel-start-timeout", "CELLGATE_KERNEL_START_TIMEOUT", OPT_SECONDS,
+	  O(kernel_start_timeout_s), "seconds a kernel has to answer (default 60)" },
+	{ "heartbeat", "CELLGATE_HEARTBEAT", OPT_SECONDS, O(heartbeat_s),
+	  "heartbeat period in seconds, 0 for none (default 3)" },
+	{ "allow-hidden", "CELLGATE_ALLOW_HIDDEN", OPT_BOOL, O(allow_hidden),
+	  "serve hidden files (default no)" },
+};
+
+#define N_OPTS (sizeof opts / sizeof *opts)
+
+void config_usage(const char *prog)
+{
+	fprintf(stderr, "usage: %s serve [--config FILE] [options]\n\noptions (flag, environment):\n",
+		prog);
+	for (size_t i = 0; i < N_OPTS; i++)
+		fprintf(stderr, "  --%-22s %-30s %s\n", opts[i].name, opts[i].env, opts[i].help);
+}
+
+static int set_opt(config_t *c, const opt_t *o, const char *value, err_t *err)
+{
+	char *field = (char *)c + o->offset, *end = NULL;
+	double d;
+	long l;
+
+	switch (o->kind) {
+	case OPT_STR: {
+		char **p = (char **)(void *)field;
+
+		free(*p);
+		*p = strdup(value);
+		return *p ? 0 : err_set(err, CG_ESYS, "out of memory");
+	}
+	case OPT_INT:
+		errno = 0;
+		l = strtol(value, &end, 10);
+		if (errno || *end || l < 0 || l > 65535)
+			return err_set(err, CG_EINVAL, "%s: not a valid number: %s", o->name, value);
+		*(int *)(void *)field = (int)l;
+		return 0;
+	case OPT_SIZE: {
+		unsigned long long v;
+
+		errno = 0;
+		v = strtoull(value, &end, 10);
+		if (errno || *end || v == 0)
+			return err_set(err, CG_EINVAL, "%s: not a valid size: %s", o->name, value);
+		*(size_t *)(void *)field = (size_t)v;
+		return 0;
+	}
+	case OPT_SECONDS:
+		d = strtod(value, &end);
+		if (*end || d < 0 || d > 86400)
+			return err_set(err, CG_EINVAL, "%s: not a valid duration: %s", o->name, value);
+		*(double *)(void *)field = d;
+		return 0;
+	case OPT_BOOL:
+		*(bool *)(void *)field = strcmp(value, "1") == 0 || strcmp(value, "true") == 0 ||
+					 strcmp(value, "yes") == 0;
+		return 0;
+	case OPT_LEVEL:
+		if (log_parse_level(value, (enum log_level *)(void *)field))
+			return err_set(err, CG_EINVAL, "log-level: one of debug, info, warn, error");
+		return 0;
+	}
+	return CG_EINVAL;
+}
+
+static const opt_t *find_opt(const char *name, size_t len)
+{
+	for (size_t i = 0; i < N_OPTS; i++)
+		if (strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0)
+			return &opts[i];
+	return NULL;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+static int load_file(config_t *c, const char *path, err_t *err)
+{
+	FILE *f = fopen(path, "re");
+	char line[4096];
+	int lineno = 0, rc = 0;
+
+	if (!f)
+		return err_set(err, CG_ENOTFOUND, "cannot read the configuration file %s: %s", path,
+			       strerror(errno));
+	while (!rc && fgets(line, sizeof line, f)) {
+		char *s = trim(line), *eq, *key, *val;
+		const opt_t *o;
+
+		lineno++;
+		if (!*s || *s == '#')
+			continue;
+		eq = strchr(s, '=');
+		if (!eq) {
+			rc = err_set(err, CG_EINVAL, "%s:%d: expected key = value", path, lineno);
+			break;
+		}
+		*eq = '\0';
+		key = trim(s);
+		val = trim(eq + 1);
+		if (strlen(val) >= 2 && val[0] == '"' && val[strlen(val) - 1] == '"') {
+			val[strlen(val) - 1] = '\0';
+			val++;
+		}
+		o = find_opt(key, strlen(key));
+		if (!o)
+			rc = err_set(err, CG_EINVAL, "%s:%d: unknown setting %s", path, lineno, key);
+		else
+			rc = set_opt(c, o, val, err);
+	}
+	fclose(f);
+	return rc;
+}
+
+static void defaults(config_t *c)
+{
+	memset(c, 0, sizeof *c);
+	c->port = 8888;
+	c->log_level = LOG_INFO;
+	c->max_body_bytes = 256u << 20;
+	c->max_ws_message_bytes = 64u << 20;
+	c->shutdown_wait_s = 2.0;
+	c->kernel_start_timeout_s = 60.0;
+	c->heartbeat_s = 3.0;
+}
+
+/* Where the state lives unless configured: outside any workspace. */
+static char *default_state_dir(void)
+{
+	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+	char buf[PATH_MAX];
+
+	if (xdg && *xdg)
+		snprintf(buf, sizeof buf, "%s/cellgate", xdg);
+	else
+		snprintf(buf, sizeof buf, "%s/.local/share/cellgate", home && *home ? home : "/tmp");
+	return strdup(buf);
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len >= sizeof buf)
+		return -1;
+	memcpy(buf, path, len + 1);
+	for (size_t i = 1; i <= len; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, mode) != 0 && errno != EEXIST)
+			return -1;
+		buf[i] = i < len ? '/' : '\0';
+	}
+	return 0;
+}
+
+/* Kernels never run as root. When we are root, they run as the configured
+ * user, else as the workspace's owner if that is not root, else nobody. */
+static int resolve_kernel_user(config_t *c, err_t *err)
+{
+	struct stat st;
+	struct passwd *pw;
+
+	if (geteuid() != 0) {
+		c->kernel_uid = geteuid();
+		c->kernel_gid = getegid();
+		return 0;
+	}
+	if (c->kernel_user) {
+		pw = getpwnam(c->kernel_user);
+		if (!pw)
+			return err_set(err, CG_EINVAL, "no such user: %s", c->kernel_user);
+		c->kernel_uid = pw->pw_uid;
+		c->kernel_gid = pw->pw_gid;
+	} else if (stat(c->root, &st) == 0 && st.st_uid != 0) {
+		c->kernel_uid = st.st_uid;
+		c->kernel_gid = st.st_gid;
+	} else {
+		pw = getpwnam("nobody");
+		c->kernel_uid = pw ? pw->pw_uid : 65534;
+		c->kernel_gid = pw ? pw->pw_gid : 65534;
+	}
+	if (c->kernel_uid == 0)
+		return err_set(err, CG_EINVAL, "kernels must not run as root; set kernel-user");
+	return 0;
+}
+
+static int finish(config_t *c, err_t *err)
+{
+	char *real;
+	size_t n;
+
+	if (!c->ip && !(c->ip = strdup("127.0.0.1")))
+		return err_set(err, CG_ESYS, "out of memory");
+	if (!c->root && !(c->root = strdup(".")))
+		return err_set(err, CG_ESYS, "out of memory");
+	real = realpath(c->root, NULL);
+	if (!real)
+		return err_set(err, CG_EINVAL, "the workspace %s does not exist", c->root);
+	free(c->root);
+	c->root = real;
+	if (!c->state && !(c->state = default_state_dir()))
+		return err_set(err, CG_ESYS, "out of memory");
+	if (mkdir_p(c->state, 0700) != 0)
+		return err_set(err, CG_ESYS, "cannot create the state directory: %s", strerror(errno));
+	real = realpath(c->state, NULL);
+	if (!real)
+		return err_set(err, CG_ESYS, "cannot resolve the state directory");
+	free(c->state);
+	c->state = real;
+	n = strlen(c->root);
+	if (strncmp(c->state, c->root, n) == 0 && (c->state[n] == '/' || c->state[n] == '\0'))
+		return err_set(err, CG_EINVAL, "the state directory must be outside the workspace");
+	if (!c->base_url && !(c->base_url = strdup("/")))
+		return err_set(err, CG_ESYS, "out of memory");
+	n = strlen(c->base_url);
+	if (c->base_url[0] != '/' || c->base_url[n - 1] != '/')
+		return err_set(err, CG_EINVAL, "base-url must start and end with /");
+	if (!c->token) {
+		c->token = malloc(49);
+		if (!c->token || util_random_hex(c->token, 24))
+			return err_set(err, CG_ESYS, "cannot generate a token");
+		c->is_token_generated = true;
+	}
+	return resolve_kernel_user(c, err);
+}
+
+int config_load(config_t *c, int argc, char **argv, err_t *err)
+{
+	const char *file = getenv("CELLGATE_CONFIG");
+	int rc = 0;
+
+	defaults(c);
+	/* the file first, so the environment and flags can override it */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			file = argv[i + 1];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			file = argv[i] + 9;
+	}
+	if (file) {
+		c->config_file = strdup(file);
+		rc = load_file(c, file, err);
+	}
+	for (size_t i = 0; !rc && i < N_OPTS; i++) {
+		const char *v = getenv(opts[i].env);
+
+		if (v && *v)
+			rc = set_opt(c, &opts[i], v, err);
+	}
+	for (int i = 1; !rc && i < argc; i++) {
+		const char *a = argv[i], *eq, *val;
+		const opt_t *o;
+
+		if (strncmp(a, "--", 2) != 0)
+			return err_set(err, CG_EINVAL, "unexpected argument: %s", a);
+		a += 2;
+		eq = strchr(a, '=');
+		o = find_opt(a, eq ? (size_t)(eq - a) : strlen(a));
+		if (strncmp(a, "config", 6) == 0 && (!a[6] || a[6] == '=')) {
+			i += !eq;
+			continue;
+		}
+		if (!o)
+			return err_set(err, CG_EINVAL, "unknown option: --%s", a);
+		if (eq)
+			val = eq + 1;
+		else if (o->kind == OPT_BOOL)
+			val = "true";
+		else if (i + 1 < argc)
+			val = argv[++i];
+		else
+			return err_set(err, CG_EINVAL, "--%s needs a value", o->name);
+		rc = set_opt(c, o, val, err);
+	}
+	return rc ? rc : finish(c, err);
+}
+
+void config_clear(config_t *c)
+{
+	free(c->ip);
+	free(c->token);
+	free(c->root);
+	free(c->state);
+	free(c->base_url);
+	free(c->kernel_user);
+	free(c->kernelspec_dir);
+	free(c->config_file);
+	memset(c, 0, sizeof *c);
+}

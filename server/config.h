@@ -1,0 +1,45 @@
+/*
+ * The server's configuration: every setting has a command-line flag, an
+ * environment variable and a configuration-file key, and a default.
+ * Precedence, lowest first: defaults, the configuration file, the
+ * environment, the command line.
+ */
+#ifndef CELLGATE_CONFIG_H
+#define CELLGATE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "../common/err.h"
+#include "../common/log.h"
+
+typedef struct config {
+	char *ip;             /* "127.0.0.1" */
+	int port;             /* 8888 */
+	char *token;          /* random when not configured */
+	bool is_token_generated;
+	char *root;           /* the workspace, canonical */
+	char *state;          /* the server's state directory, outside the workspace */
+	char *base_url;       /* "/" or "/prefix/" */
+	char *kernel_user;    /* user kernels run as when the server is root */
+	uid_t kernel_uid;
+	gid_t kernel_gid;
+	char *kernelspec_dir; /* cellgate's own kernelspecs */
+	char *config_file;
+	enum log_level log_level;
+	size_t max_body_bytes;
+	size_t max_ws_message_bytes;
+	double shutdown_wait_s;
+	double kernel_start_timeout_s;
+	double heartbeat_s;
+	bool allow_hidden;
+} config_t;
+
+/* Fills cfg from defaults, file, environment and argv (argv[0] is the
+ * subcommand, e.g. "serve"). Caller owns cfg's strings (config_clear). */
+int config_load(config_t *cfg, int argc, char **argv, err_t *err);
+void config_clear(config_t *cfg);
+void config_usage(const char *prog);
+
+#endif

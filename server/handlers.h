@@ -1,0 +1,35 @@
+/*
+ * Every REST handler the route table names, by the file that holds it.
+ */
+#ifndef CELLGATE_HANDLERS_H
+#define CELLGATE_HANDLERS_H
+
+#include "http.h"
+
+/* api_core.c */
+void api_root(http_req_t *req);
+void api_status(http_req_t *req);
+void api_me(http_req_t *req);
+
+/* api_kernelspecs.c */
+void api_kernelspecs_list(http_req_t *req);
+void api_kernelspecs_get(http_req_t *req);
+void kernelspec_resource(http_req_t *req);
+
+/* api_kernels.c */
+void api_kernels_list(http_req_t *req);
+void api_kernels_start(http_req_t *req);
+void api_kernel_get(http_req_t *req);
+void api_kernel_delete(http_req_t *req);
+void api_kernel_interrupt(http_req_t *req);
+void api_kernel_restart(http_req_t *req);
+void api_kernel_channels_plain(http_req_t *req);
+
+/* api_sessions.c */
+void api_sessions_list(http_req_t *req);
+void api_sessions_create(http_req_t *req);
+void api_session_get(http_req_t *req);
+void api_session_patch(http_req_t *req);
+void api_session_delete(http_req_t *req);
+
+#endif

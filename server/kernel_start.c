@@ -1,0 +1,83 @@
+/* Starting a kernel for a request. See kernel_start.h. */
+#include "kernel_start.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+
+typedef struct start_op {
+	http_req_t *req;
+	char kernel_id[64];
+	kernel_started_fn fn;
+	void *arg;
+} start_op_t;
+
+char *kernel_default_spec(kmgr_t *mgr)
+{
+	kspec_list_t *specs = kmgr_kernelspecs(mgr);
+	char *name = NULL;
+
+	if (specs && kspec_find(specs, "python3"))
+		name = strdup("python3");
+	else if (specs && specs->count)
+		name = strdup(specs->items[0].name);
+	kspec_list_free(&specs);
+	return name;
+}
+
+static void on_ready(void *arg, int status, const char *message)
+{
+	start_op_t *op = arg;
+	app_t *app = http_app(op->req);
+	kernel_t *k = kmgr_find(app->kernels, op->kernel_id);
+
+	if (status != 0 || !k) {
+		http_respond_error(op->req, 500, "the kernel did not start: %s",
+				   message ? message : "it is gone");
+		/* a kernel that failed to start is not left behind */
+		if (k)
+			kernel_shutdown(k, NULL, NULL);
+		k = NULL;
+	}
+	/* a client that left still gets its kernel, as in Jupyter */
+	op->fn(op->req, k, op->arg);
+	http_release(op->req);
+	free(op);
+}
+
+void kernel_start_for(http_req_t *req, const char *spec_name, const char *cwd_rel,
+		      const char *session_name, int not_found_status, kernel_started_fn fn,
+		      void *arg)
+{
+	app_t *app = http_app(req);
+	start_op_t *op;
+	kernel_t *k;
+	err_t err = { 0 };
+
+	if (app->is_stopping) {
+		http_respond_error(req, 503, "the server is stopping");
+		fn(req, NULL, arg);
+		return;
+	}
+	if (kmgr_start(app->kernels, spec_name, cwd_rel, session_name, &k, &err)) {
+		if (err.code == CG_ENOTFOUND)
+			http_respond_error(req, not_found_status, "no such kernelspec: %s", spec_name);
+		else
+			http_respond_error(req, 500, "cannot start the kernel: %s", err.msg);
+		fn(req, NULL, arg);
+		return;
+	}
+	op = calloc(1, sizeof *op);
+	if (!op) {
+		http_respond_error(req, 500, "out of memory");
+		fn(req, NULL, arg);
+		return;
+	}
+	op->req = req;
+	op->fn = fn;
+	op->arg = arg;
+	snprintf(op->kernel_id, sizeof op->kernel_id, "%s", kernel_id(k));
+	http_defer(req);
+	kernel_wait_ready(k, on_ready, op);
+}

@@ -1,0 +1,28 @@
+/*
+ * Starting a kernel on behalf of a request (POST /api/kernels, a new or
+ * changed session): start it, wait until it answers kernel_info, then hand
+ * it to the caller. A kernel that dies before it is ready is shut down and
+ * the request gets a 500 with the reason, e.g. the last line the kernel
+ * wrote to stderr.
+ */
+#ifndef CELLGATE_KERNEL_START_H
+#define CELLGATE_KERNEL_START_H
+
+#include "../kernels/kernels.h"
+#include "http.h"
+
+/* Called exactly once: with the ready kernel, and must then answer req; or
+ * with k NULL when req has already been answered with an error (or its
+ * client has gone), to free arg. */
+typedef void (*kernel_started_fn)(http_req_t *req, kernel_t *k, void *arg);
+
+/* not_found_status: what an unknown kernelspec is answered with (Jupyter
+ * Server answers 404 on /api/kernels and 501 on /api/sessions). */
+void kernel_start_for(http_req_t *req, const char *spec_name, const char *cwd_rel,
+		      const char *session_name, int not_found_status, kernel_started_fn fn,
+		      void *arg);
+
+/* The default kernelspec's name: python3 when there is one. Caller frees. */
+char *kernel_default_spec(kmgr_t *mgr);
+
+#endif

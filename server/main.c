@@ -1,0 +1,181 @@
+/*
+ * cellgate: the entry point. `cellgate serve [options]` runs the server on
+ * one libuv loop: the listener (lws.c), the kernel manager (kernels/) and
+ * the session table. SIGINT or SIGTERM stops it cleanly: no new work is
+ * taken, every kernel is shut down (its sandbox with it), then it exits.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../common/log.h"
+#include "../common/util.h"
+#include "app.h"
+#include "config.h"
+#include "lws.h"
+#include "sessions.h"
+
+/* Gives up on a clean stop after this long and exits anyway. */
+#define STOP_DEADLINE_MS 10000
+
+typedef struct server {
+	app_t app;
+	char runtime_dir[64];
+	uv_signal_t sigint, sigterm;
+	uv_timer_t stop_deadline;
+} server_t;
+
+static void close_handles(server_t *s)
+{
+	uv_close((uv_handle_t *)&s->sigint, NULL);
+	uv_close((uv_handle_t *)&s->sigterm, NULL);
+	uv_close((uv_handle_t *)&s->stop_deadline, NULL);
+}
+
+static void on_kernels_stopped(void *arg)
+{
+	server_t *s = arg;
+
+	log_info("server", "every kernel is stopped");
+	uv_stop(s->app.loop);
+}
+
+static void on_stop_deadline(uv_timer_t *t)
+{
+	server_t *s = t->data;
+
+	log_warn("server", "kernels did not stop in time; killing them");
+	uv_stop(s->app.loop);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	server_t *s = h->data;
+
+	if (s->app.is_stopping) {
+		/* a second signal: stop waiting */
+		uv_stop(s->app.loop);
+		return;
+	}
+	log_info("server", "%s: stopping", strsignal(signum));
+	s->app.is_stopping = true;
+	uv_timer_start(&s->stop_deadline, on_stop_deadline, STOP_DEADLINE_MS, 0);
+	kmgr_shutdown_all(s->app.kernels, on_kernels_stopped, s);
+}
+
+/* The hosts paths no sandbox may see: the server's own state. */
+static int kernels_start(server_t *s, err_t *err)
+{
+	config_t *cfg = &s->app.cfg;
+	char *hidden[] = { cfg->state, cfg->config_file, NULL };
+	kmgr_config_t kc;
+
+	/* ipc socket paths must stay short (sun_path is 108 bytes), so the
+	 * per-kernel directories live under /tmp, which sandboxes never see
+	 * (they get a private /tmp) */
+	snprintf(s->runtime_dir, sizeof s->runtime_dir, "/tmp/cellgate-%u-XXXXXX",
+		 (unsigned)getuid());
+	if (!mkdtemp(s->runtime_dir))
+		return err_set(err, CG_ESYS, "cannot create a runtime directory: %s",
+			       strerror(errno));
+	/* bubblewrap re-resolves the kernel directory's path when it mounts it
+	 * (--bind-fd), as the kernel's user: it must be able to pass through,
+	 * though not list. Each kernel's directory is 0700 and its own. */
+	if (chmod(s->runtime_dir, 0711) != 0)
+		return err_set(err, CG_ESYS, "cannot set up the runtime directory: %s",
+			       strerror(errno));
+	kmgr_config_defaults(&kc);
+	kc.runtime_dir = s->runtime_dir;
+	kc.workspace = cfg->root;
+	kc.hidden = hidden;
+	kc.uid = cfg->kernel_uid;
+	kc.gid = cfg->kernel_gid;
+	kc.kernelspec_dir = cfg->kernelspec_dir;
+	kc.shutdown_wait_s = cfg->shutdown_wait_s;
+	kc.start_timeout_s = cfg->kernel_start_timeout_s;
+	kc.heartbeat_s = cfg->heartbeat_s;
+	s->app.kernels = kmgr_new(s->app.loop, &kc, err);
+	if (!s->app.kernels)
+		return err->code ? err->code : CG_ESYS;
+	s->app.sessions = sessions_new(s->app.kernels);
+	return s->app.sessions ? 0 : err_set(err, CG_ESYS, "out of memory");
+}
+
+static void print_url(const config_t *cfg)
+{
+	const char *host = strcmp(cfg->ip, "0.0.0.0") == 0 ? "127.0.0.1" : cfg->ip;
+
+	printf("cellgate is serving %s\n", cfg->root);
+	printf("    http://%s:%d%s?token=%s\n", host, cfg->port, cfg->base_url, cfg->token);
+	fflush(stdout);
+}
+
+static int serve(int argc, char **argv)
+{
+	static server_t s;
+	err_t err = { 0 };
+	int rc = 1;
+
+	if (config_load(&s.app.cfg, argc, argv, &err)) {
+		fprintf(stderr, "cellgate: %s\n", err.msg);
+		return 2;
+	}
+	log_set_level(s.app.cfg.log_level);
+	/* a client that goes away mid-write must not kill the server */
+	signal(SIGPIPE, SIG_IGN);
+	s.app.loop = uv_default_loop();
+	s.app.started_at = s.app.last_activity = util_unix_time();
+	uv_signal_init(s.app.loop, &s.sigint);
+	uv_signal_init(s.app.loop, &s.sigterm);
+	uv_timer_init(s.app.loop, &s.stop_deadline);
+	s.sigint.data = s.sigterm.data = s.stop_deadline.data = &s;
+	uv_signal_start(&s.sigint, on_signal, SIGINT);
+	uv_signal_start(&s.sigterm, on_signal, SIGTERM);
+
+	if (kernels_start(&s, &err) || listener_start(&s.app, &err)) {
+		fprintf(stderr, "cellgate: %s\n", err.msg);
+		goto out;
+	}
+	log_info("server", "kernels run as uid %u in bubblewrap sandboxes",
+		 (unsigned)s.app.cfg.kernel_uid);
+	print_url(&s.app.cfg);
+	uv_run(s.app.loop, UV_RUN_DEFAULT);
+	rc = 0;
+out:
+	listener_stop(&s.app);
+	sessions_free(&s.app.sessions);
+	kmgr_free(&s.app.kernels);
+	close_handles(&s);
+	/* let libuv finish closing what lws and the manager closed */
+	for (int i = 0; i < 100 && uv_run(s.app.loop, UV_RUN_NOWAIT); i++)
+		;
+	rmdir(s.runtime_dir);
+	config_clear(&s.app.cfg);
+	return rc;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: cellgate serve [options]   (cellgate serve --help for options)\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage();
+		return 2;
+	}
+	if (strcmp(argv[1], "serve") == 0)
+		return serve(argc - 1, argv + 1);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage();
+		return 0;
+	}
+	fprintf(stderr, "cellgate: unknown command '%s'\n", argv[1]);
+	usage();
+	return 2;
+}
