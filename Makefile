@@ -30,6 +30,9 @@ SERVER_SRCS := $(wildcard server/*.c)
 LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 SERVER_OBJS := $(SERVER_SRCS:%.c=$(BUILD)/%.o)
 LIB         := $(BUILD)/libcellgate.a
+# The server's code but its main(), so unit tests can link it too.
+SERVER_LIB  := $(BUILD)/libcellgate-server.a
+SERVER_MAIN := $(BUILD)/server/main.o
 
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -57,13 +60,17 @@ $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(BIN): $(SERVER_OBJS) $(LIB)
+$(SERVER_LIB): $(filter-out $(SERVER_MAIN),$(SERVER_OBJS))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BIN): $(SERVER_MAIN) $(SERVER_LIB) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB)
+$(BUILD)/tests/%: tests/unit/%.c $(SERVER_LIB) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(SERVER_LIB) $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
 
 deps:
 	@bash scripts/install-deps.sh

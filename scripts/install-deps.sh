@@ -69,5 +69,5 @@ npm_ci() {
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }
-npm_ci "$here/tests/integration"
+npm_ci "$here/tests/integration/node"
 npm_ci "$here/web"

@@ -169,8 +169,15 @@ int main(int argc, char **argv)
 		usage();
 		return 2;
 	}
-	if (strcmp(argv[1], "serve") == 0)
+	if (strcmp(argv[1], "serve") == 0) {
+		for (int i = 2; i < argc; i++) {
+			if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+				config_usage("cellgate");
+				return 0;
+			}
+		}
 		return serve(argc - 1, argv + 1);
+	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage();
 		return 0;
