@@ -111,6 +111,8 @@ struct kmgr {
 /* relay.c */
 void relay_iopub(kernel_t *k, wire_msg_t *msg);
 void relay_kernel_ready(kernel_t *k);
+/* Answers every request still waiting for the kernel with an error reply. */
+void relay_kernel_died(kernel_t *k, const char *reason);
 void relay_broadcast_status(kernel_t *k, const char *state);
 void relay_close_all(kernel_t *k, const char *why);
 void relay_sweep(kernel_t *k, double now);

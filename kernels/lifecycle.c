@@ -499,6 +499,7 @@ static void kernel_die(kernel_t *k, const char *reason)
 	if (k->sbx)
 		sbx_kill(k->sbx);
 	relay_broadcast_status(k, "dead");
+	relay_kernel_died(k, reason);
 	fire_waiters(&k->ready_waiters, CG_ESTATE, reason);
 }
 

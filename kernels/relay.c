@@ -318,6 +318,23 @@ void relay_kernel_ready(kernel_t *k)
 	}
 }
 
+void relay_kernel_died(kernel_t *k, const char *reason)
+{
+	char why[600];
+
+	snprintf(why, sizeof why, "%s; restart the kernel", reason);
+	/* requests that were waiting for the kernel get an answer, not silence */
+	for (kclient_t *c = k->clients; c; c = c->next) {
+		kchannel_t ch;
+		wire_msg_t *m;
+
+		while ((m = msgq_pop(&c->inbox, &ch))) {
+			reply_error(c, ch, m, "KernelDead", why);
+			wire_msg_unref(&m);
+		}
+	}
+}
+
 void kclient_detach(kclient_t **self_p)
 {
 	kclient_t *c = *self_p;
