@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-typedef struct {
+typedef struct argv_builder {
 	char **v;
 	size_t n, cap;
 	int failed;
@@ -55,6 +55,23 @@ static void add3(argv_t *a, const char *opt, const char *x, const char *y)
 	add(a, y);
 }
 
+/* Covers a host path the kernel must not see: a directory with an empty,
+ * read-only tmpfs, a file with /dev/null. A path that does not exist needs
+ * nothing. */
+static void hide(argv_t *a, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+		return;
+	if (S_ISDIR(st.st_mode)) {
+		add2(a, "--tmpfs", path);
+		add2(a, "--remount-ro", path);
+	} else {
+		add3(a, "--ro-bind", "/dev/null", path);
+	}
+}
+
 void sbx_argv_free(char ***argv_p)
 {
 	char **v = *argv_p;
@@ -94,7 +111,7 @@ char **sbx_bwrap_argv(const sbx_spec_t *s, err_t *err)
 	add2(&a, "--tmpfs", "/tmp");
 	add2(&a, "--tmpfs", "/run");
 	for (size_t i = 0; s->hidden && s->hidden[i]; i++)
-		add2(&a, "--tmpfs", s->hidden[i]);
+		hide(&a, s->hidden[i]);
 	add3(&a, "--bind", s->workspace, s->workspace);
 	snprintf(num, sizeof num, "%d", SBX_FD_KERNEL_DIR);
 	add3(&a, "--bind-fd", num, SBX_KERNEL_DIR);

@@ -51,6 +51,12 @@ void api_kernels_start(http_req_t *req)
 	http_body(req, &len);
 	if (len && !(body = http_body_json(req)))
 		return;
+	if (!json_is_optional_string(json_object_get(body, "name")) ||
+	    !json_is_optional_string(json_object_get(body, "path"))) {
+		http_respond_error(req, 400, "\"name\" and \"path\" must be strings");
+		json_decref(body);
+		return;
+	}
 	name = json_string_value(json_object_get(body, "name"));
 	path = json_string_value(json_object_get(body, "path"));
 	if (!name || !*name)

@@ -101,6 +101,19 @@ static void on_created(http_req_t *req, kernel_t *k, void *arg)
 	op_free(op);
 }
 
+/* Every field a session body may carry must be a string when present. */
+static bool body_is_valid(json_t *body)
+{
+	json_t *kernel = json_object_get(body, "kernel");
+
+	return json_is_optional_string(json_object_get(body, "path")) &&
+	       json_is_optional_string(json_object_get(body, "name")) &&
+	       json_is_optional_string(json_object_get(body, "type")) &&
+	       (!kernel || json_is_null(kernel) ||
+		(json_is_object(kernel) && json_is_optional_string(json_object_get(kernel, "id")) &&
+		 json_is_optional_string(json_object_get(kernel, "name"))));
+}
+
 /* The path a request names: "path", or the older "notebook": {"path"}. */
 static const char *body_path(json_t *body)
 {
@@ -122,6 +135,10 @@ void api_sessions_create(http_req_t *req)
 
 	if (!body)
 		return;
+	if (!body_is_valid(body)) {
+		http_respond_error(req, 400, "session fields must be strings");
+		goto out;
+	}
 	path = body_path(body);
 	type = json_string_value(json_object_get(body, "type"));
 	name = json_string_value(json_object_get(body, "name"));
@@ -212,6 +229,11 @@ void api_session_patch(http_req_t *req)
 
 	if (!s || !(body = http_body_json(req)))
 		return;
+	if (!body_is_valid(body)) {
+		http_respond_error(req, 400, "session fields must be strings");
+		json_decref(body);
+		return;
+	}
 	path = body_path(body);
 	name = json_string_value(json_object_get(body, "name"));
 	type = json_string_value(json_object_get(body, "type"));
@@ -221,10 +243,16 @@ void api_session_patch(http_req_t *req)
 	if (kid && !kmgr_find(app->kernels, kid)) {
 		http_respond_error(req, 404, "no such kernel: %s", kid);
 	} else if (kid || !spec) {
-		if (session_update(s, path, name, type, kid))
+		kernel_t *old = kmgr_find(app->kernels, session_kernel_id(s));
+
+		if (session_update(s, path, name, type, kid)) {
 			http_respond_error(req, 500, "out of memory");
-		else
+		} else {
+			/* moved to another kernel: the old one goes, as in Jupyter Server */
+			if (kid && old && strcmp(kernel_id(old), kid) != 0)
+				kernel_shutdown(old, NULL, NULL);
 			respond_session(req, 200, s);
+		}
 	} else if (!(op = op_new(session_id(s), path, name, type))) {
 		http_respond_error(req, 500, "out of memory");
 	} else {

@@ -135,6 +135,11 @@ json_t *http_body_json(http_req_t *r)
 	return v;
 }
 
+bool json_is_optional_string(const json_t *v)
+{
+	return !v || json_is_null(v) || json_is_string(v);
+}
+
 bool http_is_open(const http_req_t *r)
 {
 	return r->wsi != NULL;

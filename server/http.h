@@ -50,6 +50,9 @@ const char *http_body(const http_req_t *req, size_t *len);
 /* The body as a JSON object; on failure answers 400 itself and returns NULL. */
 json_t *http_body_json(http_req_t *req);
 app_t *http_app(const http_req_t *req);
+/* True for NULL (absent), JSON null and strings: what an optional string
+ * field of a request body may be. */
+bool json_is_optional_string(const json_t *v);
 
 void http_add_header(http_req_t *req, const char *name, const char *value);
 /* Answers with body (copied). */
