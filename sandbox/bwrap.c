@@ -3,8 +3,8 @@
  *
  * bwrap processes its options in order, so the order here is the order of
  * the mount table inside: the read-only host root first, then what covers
- * parts of it (private /tmp and /run, hidden state), then the read-write
- * workspace and the kernel directory on top.
+ * parts of it (private /tmp and /run), the read-write workspace, what must
+ * stay hidden (even inside the workspace), and the kernel directory.
  */
 #include "sandbox.h"
 
@@ -62,6 +62,11 @@ static void hide(argv_t *a, const char *path)
 {
 	struct stat st;
 
+	/* bwrap would resolve a relative path against its own cwd */
+	if (path[0] != '/') {
+		a->failed = 1;
+		return;
+	}
 	if (stat(path, &st) != 0)
 		return;
 	if (S_ISDIR(st.st_mode)) {
@@ -110,9 +115,10 @@ char **sbx_bwrap_argv(const sbx_spec_t *s, err_t *err)
 	add2(&a, "--proc", "/proc");
 	add2(&a, "--tmpfs", "/tmp");
 	add2(&a, "--tmpfs", "/run");
+	add3(&a, "--bind", s->workspace, s->workspace);
+	/* after the workspace: a hidden path inside it stays hidden */
 	for (size_t i = 0; s->hidden && s->hidden[i]; i++)
 		hide(&a, s->hidden[i]);
-	add3(&a, "--bind", s->workspace, s->workspace);
 	snprintf(num, sizeof num, "%d", SBX_FD_KERNEL_DIR);
 	add3(&a, "--bind-fd", num, SBX_KERNEL_DIR);
 	/* bwrap reports the sandbox's pid 1 here; the kernel is its child */

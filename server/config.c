@@ -301,7 +301,11 @@ int config_load(config_t *c, int argc, char **argv, err_t *err)
 			file = argv[i] + 9;
 	}
 	if (file) {
-		c->config_file = strdup(file);
+		/* absolute, so the sandbox can hide it wherever the server started */
+		c->config_file = realpath(file, NULL);
+		if (!c->config_file)
+			return err_set(err, CG_ENOTFOUND, "cannot read the configuration file %s: %s",
+				       file, strerror(errno));
 		rc = load_file(c, file, err);
 	}
 	for (size_t i = 0; !rc && i < N_OPTS; i++) {

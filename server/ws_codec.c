@@ -144,7 +144,8 @@ void ws_decoded_clear(ws_decoded_t *d)
 
 static int set_channel(ws_decoded_t *out, const char *name, size_t len, err_t *err)
 {
-	if (kchannel_parse(name, len, &out->channel) != 0 || out->channel == KCH_IOPUB)
+	/* iopub parses: the server refuses it with its own message */
+	if (kchannel_parse(name, len, &out->channel) != 0)
 		return err_set(err, CG_EINVAL, "unknown channel \"%.*s\": expected shell, control or stdin",
 			       (int)(len > 32 ? 32 : len), name);
 	out->has_channel = true;
@@ -266,15 +267,16 @@ int ws_decode_v1(const void *data, size_t len, const wire_limits_t *lim, ws_deco
 		if (off[i] > len || (i == 0 && off[i] < 8 * (n + 1)) || (i > 0 && off[i] < off[i - 1]))
 			return err_set(err, CG_EINVAL, "v1 message: bad offsets");
 	}
-	if (set_channel(out, (const char *)p + off[0], off[1] - off[0], err))
-		return CG_EINVAL;
 	for (int i = 0; i < 4; i++)
 		parts[i] = (wire_slice_t){ p + off[i + 1], off[i + 2] - off[i + 1] };
 	/* the last offset ends the content when there are no buffers */
 	n_buffers = (size_t)(n - 6);
 	for (size_t i = 0; i < n_buffers; i++)
 		buffers[i] = (wire_slice_t){ p + off[5 + i], off[6 + i] - off[5 + i] };
+	/* kept first, so that even a bad channel is answered as a reply */
 	out->header_json = parts[0].len < 65536 ? strndup(parts[0].data, parts[0].len) : NULL;
+	if (set_channel(out, (const char *)p + off[0], off[1] - off[0], err))
+		return CG_EINVAL;
 	out->msg = wire_msg_from_parts(parts, buffers, n_buffers, lim, err);
 	return out->msg ? 0 : CG_EINVAL;
 }

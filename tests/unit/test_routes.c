@@ -1,0 +1,331 @@
+/*
+ * Unit tests for server/routes.c: every API path reaches its handler with
+ * the right parameters, a known path with another method yields a route
+ * that lacks the method (the caller answers 405), and anything else --
+ * unknown paths, empty or extra segments -- matches nothing (404). The
+ * table itself is checked for shape: absolute patterns, no two routes for
+ * one pattern and method, nothing served without the token.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../server/handlers.h"
+#include "../../server/routes.h"
+
+#define ALL_METHODS \
+	(HTTP_GET | HTTP_POST | HTTP_PUT | HTTP_PATCH | HTTP_DELETE | HTTP_HEAD | HTTP_OPTIONS)
+
+typedef struct match_result {
+	const route_t *route;
+	size_t n;
+	char p[HTTP_MAX_PARAMS][128]; /* copies: the scratch is freed */
+} match_result_t;
+
+/* Matches with a scratch of exactly strlen(path)+1 bytes, as route.h
+ * requires, so the sanitizer run catches a write past it. */
+static match_result_t match(const char *path, unsigned method)
+{
+	match_result_t r = { 0 };
+	char *scratch = malloc(strlen(path) + 1);
+	const char *params[HTTP_MAX_PARAMS] = { NULL };
+	size_t n = 99;
+
+	assert_non_null(scratch);
+	r.route = route_match(path, method, scratch, params, &n);
+	if (r.route) {
+		assert_true(n <= HTTP_MAX_PARAMS);
+		r.n = n;
+		for (size_t i = 0; i < n; i++) {
+			assert_non_null(params[i]);
+			assert_true(params[i] >= scratch && params[i] <= scratch + strlen(path));
+			snprintf(r.p[i], sizeof r.p[i], "%s", params[i]);
+		}
+	}
+	free(scratch);
+	return r;
+}
+
+typedef struct route_case {
+	unsigned method;
+	const char *path;
+	http_handler_fn handler;
+	const char *pattern;
+	size_t n;
+	const char *p0, *p1;
+} route_case_t;
+
+/* Every route of the table, reached by a real request. */
+static const route_case_t cases[] = {
+	{ HTTP_GET, "/api", api_root, "/api", 0, NULL, NULL },
+	{ HTTP_GET, "/api/status", api_status, "/api/status", 0, NULL, NULL },
+	{ HTTP_GET, "/api/me", api_me, "/api/me", 0, NULL, NULL },
+	{ HTTP_GET, "/api/kernelspecs", api_kernelspecs_list, "/api/kernelspecs", 0, NULL, NULL },
+	{ HTTP_GET, "/api/kernelspecs/python3", api_kernelspecs_get, "/api/kernelspecs/{name}", 1,
+	  "python3", NULL },
+	{ HTTP_GET, "/kernelspecs/python3/logo-64x64.png", kernelspec_resource,
+	  "/kernelspecs/{name}/{file}", 2, "python3", "logo-64x64.png" },
+	{ HTTP_GET, "/api/kernels", api_kernels_list, "/api/kernels", 0, NULL, NULL },
+	{ HTTP_POST, "/api/kernels", api_kernels_start, "/api/kernels", 0, NULL, NULL },
+	{ HTTP_GET, "/api/kernels/4f1c-9a", api_kernel_get, "/api/kernels/{id}", 1, "4f1c-9a", NULL },
+	{ HTTP_DELETE, "/api/kernels/4f1c-9a", api_kernel_delete, "/api/kernels/{id}", 1, "4f1c-9a",
+	  NULL },
+	{ HTTP_POST, "/api/kernels/k1/interrupt", api_kernel_interrupt,
+	  "/api/kernels/{id}/interrupt", 1, "k1", NULL },
+	{ HTTP_POST, "/api/kernels/k1/restart", api_kernel_restart, "/api/kernels/{id}/restart", 1,
+	  "k1", NULL },
+	{ HTTP_GET, "/api/kernels/k1/channels", api_kernel_channels_plain,
+	  "/api/kernels/{id}/channels", 1, "k1", NULL },
+	{ HTTP_GET, "/api/sessions", api_sessions_list, "/api/sessions", 0, NULL, NULL },
+	{ HTTP_POST, "/api/sessions", api_sessions_create, "/api/sessions", 0, NULL, NULL },
+	{ HTTP_GET, "/api/sessions/s-1", api_session_get, "/api/sessions/{id}", 1, "s-1", NULL },
+	{ HTTP_PATCH, "/api/sessions/s-1", api_session_patch, "/api/sessions/{id}", 1, "s-1", NULL },
+	{ HTTP_DELETE, "/api/sessions/s-1", api_session_delete, "/api/sessions/{id}", 1, "s-1",
+	  NULL },
+	/* HEAD is served wherever GET is */
+	{ HTTP_HEAD, "/api/kernels", api_kernels_list, "/api/kernels", 0, NULL, NULL },
+	{ HTTP_HEAD, "/kernelspecs/py/logo-svg.svg", kernelspec_resource,
+	  "/kernelspecs/{name}/{file}", 2, "py", "logo-svg.svg" },
+	/* a trailing slash is the same resource, as in Jupyter Server */
+	{ HTTP_GET, "/api/", api_root, "/api", 0, NULL, NULL },
+	{ HTTP_GET, "/api/kernels/", api_kernels_list, "/api/kernels", 0, NULL, NULL },
+	{ HTTP_POST, "/api/kernels/", api_kernels_start, "/api/kernels", 0, NULL, NULL },
+	{ HTTP_DELETE, "/api/kernels/k1/", api_kernel_delete, "/api/kernels/{id}", 1, "k1", NULL },
+	{ HTTP_POST, "/api/kernels/k1/interrupt/", api_kernel_interrupt,
+	  "/api/kernels/{id}/interrupt", 1, "k1", NULL },
+	{ HTTP_GET, "/kernelspecs/python3/kernel.js/", kernelspec_resource,
+	  "/kernelspecs/{name}/{file}", 2, "python3", "kernel.js" },
+};
+
+static void check_case(const route_case_t *c)
+{
+	match_result_t r = match(c->path, c->method);
+
+	if (!r.route)
+		fail_msg("%s (method %u) matched nothing", c->path, c->method);
+	assert_ptr_equal(r.route->handler, c->handler);
+	assert_string_equal(r.route->pattern, c->pattern);
+	assert_true(r.route->methods & c->method);
+	assert_int_equal(r.n, c->n);
+	if (c->n > 0)
+		assert_string_equal(r.p[0], c->p0);
+	if (c->n > 1)
+		assert_string_equal(r.p[1], c->p1);
+}
+
+static void test_every_route(void **state)
+{
+	(void)state;
+	bool is_hit[64] = { false };
+
+	assert_true(n_routes <= 64);
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		match_result_t r = match(cases[i].path, cases[i].method);
+
+		check_case(&cases[i]);
+		is_hit[r.route - routes] = true;
+	}
+	/* the cases cover the whole table: a new route needs a case here */
+	for (size_t i = 0; i < n_routes; i++)
+		if (!is_hit[i])
+			fail_msg("route %s has no test case", routes[i].pattern);
+	assert_int_equal(n_routes, 18);
+}
+
+static void test_get_and_post_differ(void **state)
+{
+	(void)state;
+	match_result_t get = match("/api/kernels", HTTP_GET);
+	match_result_t post = match("/api/kernels", HTTP_POST);
+
+	assert_non_null(get.route);
+	assert_non_null(post.route);
+	assert_ptr_not_equal(get.route, post.route);
+	assert_ptr_equal(get.route->handler, api_kernels_list);
+	assert_ptr_equal(post.route->handler, api_kernels_start);
+	assert_false(get.route->methods & HTTP_POST);
+	assert_false(post.route->methods & HTTP_GET);
+}
+
+/* A known path with a method it does not take: a route comes back, for
+ * the caller's 405, and it does not allow the method. */
+static void test_wrong_method(void **state)
+{
+	(void)state;
+	static const struct {
+		unsigned method;
+		const char *path, *pattern, *p0;
+	} wrong[] = {
+		{ HTTP_PUT, "/api/kernels", "/api/kernels", NULL },
+		{ HTTP_DELETE, "/api/kernels", "/api/kernels", NULL },
+		{ HTTP_POST, "/api", "/api", NULL },
+		{ HTTP_POST, "/api/kernels/k1", "/api/kernels/{id}", "k1" },
+		{ HTTP_PATCH, "/api/kernels/k1/", "/api/kernels/{id}", "k1" },
+		{ HTTP_GET, "/api/kernels/k1/interrupt", "/api/kernels/{id}/interrupt", "k1" },
+		{ HTTP_GET, "/api/kernels/k1/restart", "/api/kernels/{id}/restart", "k1" },
+		{ HTTP_POST, "/api/kernels/k1/channels", "/api/kernels/{id}/channels", "k1" },
+		{ HTTP_PUT, "/api/sessions/s1", "/api/sessions/{id}", "s1" },
+		{ HTTP_DELETE, "/api/kernelspecs/python3", "/api/kernelspecs/{name}", "python3" },
+		{ HTTP_POST, "/kernelspecs/python3/logo-64x64.png", "/kernelspecs/{name}/{file}",
+		  "python3" },
+		{ HTTP_OPTIONS, "/api/status", "/api/status", NULL },
+	};
+
+	for (size_t i = 0; i < sizeof wrong / sizeof *wrong; i++) {
+		match_result_t r = match(wrong[i].path, wrong[i].method);
+
+		if (!r.route)
+			fail_msg("%s (method %u): expected a route for 405", wrong[i].path,
+				 wrong[i].method);
+		assert_string_equal(r.route->pattern, wrong[i].pattern);
+		assert_false(r.route->methods & wrong[i].method);
+		/* the parameters are those of this path, not of a route tried after */
+		if (wrong[i].p0) {
+			assert_true(r.n >= 1);
+			assert_string_equal(r.p[0], wrong[i].p0);
+		}
+	}
+}
+
+static void test_no_match(void **state)
+{
+	(void)state;
+	static const char *paths[] = {
+		"",
+		"/",
+		"//",
+		"/apix",
+		"/API",
+		"api",
+		"/api//",
+		"//api",
+		"/api/kernel",
+		"/api/kernelsx",
+		"/api/kernels//",
+		"/api/kernels//interrupt",
+		"/api/kernels//interrupt/",
+		"/api/kernels/k1//",
+		"/api/kernels/k1//interrupt",
+		"/api/kernels/k1/interrupt/x",
+		"/api/kernels/k1/interrupts",
+		"/api/kernels/k1/channels/extra",
+		"/api/kernels/k1/x/interrupt",
+		"/api/sessions/s1/extra",
+		"/api/sessions//",
+		"/api/kernelspecs/python3/extra",
+		"/kernelspecs",
+		"/kernelspecs/python3",
+		"/kernelspecs/python3/",
+		"/kernelspecs//logo-64x64.png",
+		"/kernelspecs/python3//",
+		"/kernelspecs/python3/a/b",
+		"/kernelspecs/python3/../../etc/passwd",
+		"/files/x.ipynb",
+	};
+	static const unsigned methods[] = { HTTP_GET, HTTP_POST, HTTP_DELETE, HTTP_PATCH,
+					    HTTP_PUT, HTTP_HEAD, HTTP_OPTIONS };
+
+	for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+		for (size_t j = 0; j < sizeof methods / sizeof *methods; j++) {
+			match_result_t r = match(paths[i], methods[j]);
+
+			if (r.route)
+				fail_msg("%s (method %u) matched %s", paths[i], methods[j],
+					 r.route->pattern);
+		}
+	}
+}
+
+/* The pattern with each "{x}" replaced by "v<k>". */
+static void instantiate(const char *pattern, char *out, size_t cap)
+{
+	size_t o = 0;
+	int k = 0;
+
+	for (const char *p = pattern; *p; p++) {
+		if (*p == '{') {
+			const char *close = strchr(p, '}');
+			int w;
+
+			assert_non_null(close);
+			w = snprintf(out + o, cap - o, "v%d", k++);
+			assert_true(w > 0 && (size_t)w < cap - o);
+			o += (size_t)w;
+			p = close;
+			continue;
+		}
+		assert_true(o + 1 < cap);
+		out[o++] = *p;
+	}
+	out[o] = '\0';
+}
+
+/* The table's shape, and each route reached for each of its methods
+ * through a path made from its own pattern; the other methods get a route
+ * for 405 that lacks them. */
+static void test_table(void **state)
+{
+	(void)state;
+
+	for (size_t i = 0; i < n_routes; i++) {
+		const route_t *r = &routes[i];
+		unsigned all = 0;
+		char path[256];
+
+		assert_non_null(r->pattern);
+		if (r->pattern[0] != '/')
+			fail_msg("route %s does not start with /", r->pattern);
+		assert_non_null(r->handler);
+		assert_int_not_equal(r->methods, 0);
+		assert_int_equal(r->methods & ~(unsigned)ALL_METHODS, 0);
+		/* docs/protocol.md: every URL needs the token */
+		assert_false(r->is_public);
+		for (size_t j = 0; j < n_routes; j++) {
+			if (j == i || strcmp(routes[j].pattern, r->pattern) != 0)
+				continue;
+			if (routes[j].methods & r->methods)
+				fail_msg("%s: two routes share a method", r->pattern);
+			all |= routes[j].methods;
+		}
+		all |= r->methods;
+
+		instantiate(r->pattern, path, sizeof path);
+		for (unsigned m = 1; m <= HTTP_OPTIONS; m <<= 1) {
+			match_result_t got = match(path, m);
+
+			assert_non_null(got.route);
+			assert_string_equal(got.route->pattern, r->pattern);
+			if (!(all & m)) {
+				assert_false(got.route->methods & m);
+				continue;
+			}
+			if (!(r->methods & m))
+				continue;
+			assert_ptr_equal(got.route, r);
+			for (size_t k = 0; k < got.n; k++) {
+				char want[24];
+
+				snprintf(want, sizeof want, "v%zu", k);
+				assert_string_equal(got.p[k], want);
+			}
+		}
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_route),
+		cmocka_unit_test(test_get_and_post_differ),
+		cmocka_unit_test(test_wrong_method),
+		cmocka_unit_test(test_no_match),
+		cmocka_unit_test(test_table),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
