@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# make bench: the reference workload (../shared/bench/jbench.py) against
+# cellgate and against Jupyter Server 1.23, one after the other on this
+# machine, plus the floor (ipykernel alone through jupyter_client, no server);
+# then a side-by-side table of medians, the ratio cellgate/reference, and
+# cellgate's execute round trip minus the floor.
+#
+# Each server is started by tests/integration/py/serve.py exactly as the
+# integration tests start it (free loopback port, random token, temporary
+# workspace and state), and stopped after its run.
+#
+# Environment:
+#   BENCH_QUICK=1       jbench --quick, and a shorter floor run
+#   BENCH_SERVERS       which halves to run, in order (default "cellgate reference")
+#   BENCH_NO_FLOOR=1    skip the floor
+#   BENCH_OUT           where the figures go (default build/bench)
+#   BENCH_TIMEOUT       seconds per server run (default 1200; 400 with BENCH_QUICK)
+#   CELLGATE_BIN        the cellgate binary (default bin/cellgate)
+#   JBENCH              the workload (default ../shared/bench/jbench.py)
+#
+# Output: $BENCH_OUT/{cellgate,reference,floor}.json (the tools' own JSON),
+# their stdout in *.out, and the table in summary.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=/usr/bin/python3
+OUT=${BENCH_OUT:-build/bench}
+JBENCH=${JBENCH:-../shared/bench/jbench.py}
+SERVERS=${BENCH_SERVERS:-cellgate reference}
+quick=()
+timeout_s=${BENCH_TIMEOUT:-1200}
+if [[ -n "${BENCH_QUICK:-}" && "${BENCH_QUICK}" != 0 ]]; then
+  quick=(--quick)
+  timeout_s=${BENCH_TIMEOUT:-400}
+fi
+export CELLGATE_BIN=${CELLGATE_BIN:-bin/cellgate}
+
+if [[ ! -f $JBENCH ]]; then
+  echo "bench: $JBENCH not found (set JBENCH)" >&2
+  exit 1
+fi
+mkdir -p "$OUT"
+# figures from an earlier run must not end up in this run's table
+rm -f "$OUT"/{cellgate,reference,floor}.{json,out} "$OUT/summary.txt"
+failed=()
+
+echo "== bench: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), ${quick[*]:-full run}; figures in $OUT/"
+
+for s in $SERVERS; do
+  case $s in
+    cellgate)
+      args=()
+      if [[ ! -x $CELLGATE_BIN ]]; then
+        echo "bench: $CELLGATE_BIN is not built; skipping cellgate (make first)" >&2
+        failed+=("cellgate (not built)")
+        continue
+      fi ;;
+    reference) args=(--reference) ;;
+    *) echo "bench: unknown server '$s' in BENCH_SERVERS" >&2; exit 2 ;;
+  esac
+  echo "== bench: jbench against $s"
+  t0=$SECONDS
+  # the inner shell sees CELLGATE_URL, CELLGATE_TOKEN and CELLGATE_PID from serve.py
+  # shellcheck disable=SC2016
+  if timeout --kill-after=20 $((timeout_s + 60)) \
+       "$PY" tests/integration/py/serve.py --quiet "${args[@]}" --timeout "$timeout_s" -- \
+       bash -c 'exec "$0" "$1" --url "$CELLGATE_URL" --token "$CELLGATE_TOKEN" \
+                  --server-pid "$CELLGATE_PID" "${@:2}"' \
+       "$PY" "$JBENCH" --json-out "$OUT/$s.json" "${quick[@]}" >"$OUT/$s.out"; then
+    echo "== bench: $s done in $((SECONDS - t0)) s"
+  else
+    rc=$?
+    echo "bench: jbench against $s failed (exit $rc); its output is in $OUT/$s.out" >&2
+    tail -5 "$OUT/$s.out" >&2 || true
+    failed+=("$s (exit $rc)")
+  fi
+done
+
+if [[ -z "${BENCH_NO_FLOOR:-}" || "${BENCH_NO_FLOOR}" == 0 ]]; then
+  echo "== bench: floor (ipykernel through jupyter_client, no server)"
+  if timeout --kill-after=20 300 "$PY" scripts/bench_floor.py "${quick[@]}" \
+       --json-out "$OUT/floor.json" >"$OUT/floor.out" 2>&1; then
+    :
+  else
+    rc=$?
+    echo "bench: floor failed (exit $rc); see $OUT/floor.out" >&2
+    failed+=("floor (exit $rc)")
+  fi
+fi
+
+"$PY" - "$OUT" "$SERVERS" <<'EOF' | tee "$OUT/summary.txt"
+import json, os, sys
+
+out, wanted = sys.argv[1], sys.argv[2].split()
+
+
+def load(name):
+    try:
+        with open(os.path.join(out, name + ".json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+cg, ref, floor = load("cellgate"), load("reference"), load("floor")
+
+
+def get(doc, path):
+    v = doc and doc.get("results")
+    for k in path.split("."):
+        if not isinstance(v, dict):
+            return None
+        v = v.get(k)
+    return v if isinstance(v, (int, float)) else None
+
+
+lines = None
+for d in (cg, ref):
+    lines = lines or get(d, "stream.lines")
+rows = [
+    ("kernel start", "kernel_start_s.median", "ms"),
+    ("execute -> reply", "execute_reply_s.median", "ms"),
+    ("execute -> reply p99", "execute_reply_s.p99", "ms"),
+    ("execute -> idle", "execute_idle_s.median", "ms"),
+    (f"stream {lines or '?'} lines -> idle", "stream.idle_s.median", "ms"),
+    ("stream bytes per run", "stream.bytes_per_run", "KiB"),
+    ("many clients: reply", "many_clients.reply_s.median", "ms"),
+    ("many clients: total", "many_clients.total_s", "ms"),
+    ("contents PUT 2 MB notebook", "contents.put_s.median", "ms"),
+    ("contents GET 2 MB notebook", "contents.get_s.median", "ms"),
+    ("interrupt -> reply", "interrupt_s.to_reply_s", "ms"),
+    ("restart -> answers", "restart_s.median", "ms"),
+    ("server RSS idle", "server_rss_idle_kib", "MiB"),
+    ("server+children RSS idle", "server_tree_rss_idle_kib", "MiB"),
+    ("server RSS peak", "server_rss_peak_kib", "MiB"),
+    ("server RSS after", "server_rss_after_kib", "MiB"),
+]
+
+
+def fmt(v, unit):
+    if v is None:
+        return "-"
+    if unit == "ms":
+        return f"{v * 1e3:.1f} ms"
+    if unit == "MiB":
+        return f"{v / 1024:.1f} MiB"
+    if unit == "KiB":
+        return f"{v / 1024:.0f} KiB"
+    return str(v)
+
+
+print()
+print(f"{'metric (medians)':30} {'cellgate':>12} {'reference':>12} {'cg/ref':>8}")
+print("-" * 65)
+for label, path, unit in rows:
+    a, b = get(cg, path), get(ref, path)
+    ratio = f"{a / b:.2f}" if a is not None and b else "-"
+    print(f"{label:30} {fmt(a, unit):>12} {fmt(b, unit):>12} {ratio:>8}")
+print("-" * 65)
+f_reply = get(floor, "trivial.execute_reply_s.median")
+f_idle = get(floor, "trivial.execute_idle_s.median")
+if f_reply is not None:
+    print(f"floor, ipykernel alone ({floor.get('transport')}, '1+1'): reply {fmt(f_reply, 'ms')}, "
+          f"idle {fmt(f_idle, 'ms')}; 'pass': reply {fmt(get(floor, 'pass.execute_reply_s.median'), 'ms')}")
+    for name, d in (("cellgate", cg), ("reference", ref)):
+        r, i = get(d, "execute_reply_s.median"), get(d, "execute_idle_s.median")
+        if r is not None:
+            dr, di = (r - f_reply) * 1e3, (i - f_idle) * 1e3
+            note = ("  (below the floor: within noise and the floor client's own overhead)"
+                    if dr < 0 else "")
+            print(f"{name} over the floor: reply {dr:+.1f} ms, idle {di:+.1f} ms{note}")
+for name, d in (("cellgate", cg), ("reference", ref)):
+    if d is None and name in wanted:
+        print(f"{name}: no figures (failed)")
+    for n in (d or {}).get("notes", []):
+        print(f"{name} note: {n}")
+EOF
+
+if ((${#failed[@]})); then
+  echo "== bench: FAILED: ${failed[*]}" >&2
+  exit 1
+fi
