@@ -44,6 +44,8 @@ NOBODY = 65534
 V1 = "v1.kernel.websocket.jupyter.org"
 # a kernelspec whose process exits at once (see test_sandbox.py)
 FALSE_KERNEL = "cg-false"
+# ipykernel with interrupt_mode "message": interrupts go as interrupt_request on control
+MESSAGE_INTERRUPT_KERNEL = "cg-python3-msgint"
 
 
 def _sigterm(signum, frame):
@@ -305,6 +307,12 @@ class Server:
         os.makedirs(kd)
         with open(os.path.join(kd, "kernel.json"), "w") as f:
             json.dump({"argv": ["/bin/false"], "display_name": "exits at once", "language": "none"}, f)
+        kd = os.path.join(self.kernelspec_dir, MESSAGE_INTERRUPT_KERNEL)
+        os.makedirs(kd)
+        with open(os.path.join(kd, "kernel.json"), "w") as f:
+            json.dump({"argv": ["/usr/bin/python3", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                       "display_name": "Python 3 (message interrupts)", "language": "python",
+                       "interrupt_mode": "message"}, f)
         os.chmod(self.jupyter_path, 0o755)
         self.proc = None
         self.pid = None

@@ -1,0 +1,96 @@
+"""Kernel life beyond the happy path: message-mode interrupts, a kernel that
+dies under its clients, and restarting it. Runs on both servers."""
+import time
+
+from conftest import MESSAGE_INTERRUPT_KERNEL
+
+
+def _busy_then_interrupt(server, kid, ws):
+    mid = ws.send("shell", "execute_request",
+                  {"code": "import time; time.sleep(60)", "silent": False, "store_history": False,
+                   "user_expressions": {}, "allow_stdin": False, "stop_on_error": True})
+    ws.recv_until(lambda m: m["header"]["msg_type"] == "status"
+                  and m["content"].get("execution_state") == "busy"
+                  and m.get("parent_header", {}).get("msg_id") == mid, 15)
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    assert server.request("POST", f"/api/kernels/{kid}/interrupt").status_code == 204
+    m, _ = ws.recv_until(lambda m: m["header"]["msg_type"] == "execute_reply"
+                         and m.get("parent_header", {}).get("msg_id") == mid, 15)
+    return m["content"], time.monotonic() - t0
+
+
+def test_message_mode_interrupt(server):
+    """interrupt_mode "message": the server sends interrupt_request on control."""
+    spec = server.request("GET", f"/api/kernelspecs/{MESSAGE_INTERRUPT_KERNEL}").json()
+    assert spec["spec"]["interrupt_mode"] == "message"
+    kid = server.start_kernel(MESSAGE_INTERRUPT_KERNEL)
+    ws = server.ws_connect(kid)
+    try:
+        content, took = _busy_then_interrupt(server, kid, ws)
+        assert content["status"] == "error" and content["ename"] == "KeyboardInterrupt", content
+        assert took < 5, took
+    finally:
+        ws.close()
+    assert server.execute(kid, "'still here'").result == "'still here'"
+    assert server.request("DELETE", f"/api/kernels/{kid}").status_code == 204
+
+
+def _is_dead_status(m):
+    return m["header"]["msg_type"] == "status" and m["content"].get("execution_state") == "dead"
+
+
+def test_kernel_death_reaches_every_client_and_restart_recovers(server):
+    kid = server.start_kernel()
+    a, b = server.ws_connect(kid), server.ws_connect(kid)
+    try:
+        a.send("shell", "execute_request",
+               {"code": "import os; os._exit(3)", "silent": False, "store_history": False,
+                "user_expressions": {}, "allow_stdin": False, "stop_on_error": True})
+        # both clients hear of it (Jupyter Server reports death through its restarter)
+        for ws in (a, b):
+            ws.recv_until(lambda m: _is_dead_status(m) or (
+                m["header"]["msg_type"] == "status"
+                and m["content"].get("execution_state") in ("restarting", "starting")), 30)
+        # the server keeps serving meanwhile
+        assert server.request("GET", "/api/status").status_code == 200
+        model = None
+        for _ in range(100):
+            model = server.request("GET", f"/api/kernels/{kid}").json()
+            if model["execution_state"] in ("dead", "idle"):
+                break
+            time.sleep(0.1)
+        r = server.request("POST", f"/api/kernels/{kid}/restart")
+        assert r.status_code == 200, r.text
+        assert server.execute(kid, "40 + 2").result == "42"
+    finally:
+        a.close()
+        b.close()
+    assert server.request("DELETE", f"/api/kernels/{kid}").status_code == 204
+
+
+def test_dead_kernel_model_says_why(server, request):
+    """cellgate keeps a dead kernel, with the reason, until it is restarted or deleted."""
+    if server.reference:
+        import pytest
+        pytest.skip("Jupyter Server auto-restarts a dead kernel instead")
+    kid = server.start_kernel()
+    ws = server.ws_connect(kid)
+    try:
+        ws.send("shell", "execute_request",
+                {"code": "import sys, os; sys.stderr.write('goodbye from the kernel\\n'); "
+                         "sys.stderr.flush(); os._exit(3)",
+                 "silent": False, "store_history": False, "user_expressions": {},
+                 "allow_stdin": False, "stop_on_error": True})
+        ws.recv_until(_is_dead_status, 30)
+        model = server.request("GET", f"/api/kernels/{kid}").json()
+        assert model["execution_state"] == "dead"
+        assert "status 3" in model["reason"], model
+        # a request to a dead kernel is answered, not dropped
+        mid = ws.send("shell", "kernel_info_request", {})
+        m, _ = ws.recv_until(lambda m: m["header"]["msg_type"] == "kernel_info_reply"
+                             and m["parent_header"].get("msg_id") == mid, 10)
+        assert m["content"]["status"] == "error" and m["content"]["ename"] == "KernelDead", m
+    finally:
+        ws.close()
+    assert server.request("DELETE", f"/api/kernels/{kid}").status_code == 204
