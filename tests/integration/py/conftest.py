@@ -279,8 +279,9 @@ class ExecResult:
 # ---------------------------------------------------------------- the server
 
 class Server:
-    def __init__(self, reference):
+    def __init__(self, reference, extra_args=()):
         self.reference = reference
+        self.extra_args = list(extra_args)  # more cellgate flags
         self.token = uuid.uuid4().hex + uuid.uuid4().hex
         self.port = free_port()
         self.host = "127.0.0.1"
@@ -328,7 +329,7 @@ class Server:
                     f"--ServerApp.token={self.token}", f"--ServerApp.root_dir={self.workspace}"]
         return [cellgate_bin(), "serve", "--ip", self.host, "--port", str(self.port),
                 "--token", self.token, "--root", self.workspace, "--state", self.state,
-                "--kernelspec-dir", self.kernelspec_dir]
+                "--kernelspec-dir", self.kernelspec_dir] + self.extra_args
 
     def start(self):
         env = dict(os.environ)
@@ -560,9 +561,8 @@ class Server:
                 ws.close()
 
 
-@pytest.fixture(scope="session")
-def server():
-    s = Server(REFERENCE)
+def run_server(s):
+    """Starts s, yields it, stops it and fails if it left anything behind."""
     try:
         s.start()
     except Exception:
@@ -578,6 +578,11 @@ def server():
             print("\nserver log tail:\n" + s.log_tail(), file=sys.stderr)
         s.cleanup()
         assert not problems, "\n".join(problems)
+
+
+@pytest.fixture(scope="session")
+def server():
+    yield from run_server(Server(REFERENCE))
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,12 @@
 """Kernel life beyond the happy path: message-mode interrupts, a kernel that
 dies under its clients, and restarting it. Runs on both servers."""
+import os
+import signal
 import time
 
-from conftest import MESSAGE_INTERRUPT_KERNEL
+import pytest
+
+from conftest import MESSAGE_INTERRUPT_KERNEL, REFERENCE, Server, descendants, run_server
 
 
 def _busy_then_interrupt(server, kid, ws):
@@ -72,7 +76,6 @@ def test_kernel_death_reaches_every_client_and_restart_recovers(server):
 def test_dead_kernel_model_says_why(server, request):
     """cellgate keeps a dead kernel, with the reason, until it is restarted or deleted."""
     if server.reference:
-        import pytest
         pytest.skip("Jupyter Server auto-restarts a dead kernel instead")
     kid = server.start_kernel()
     ws = server.ws_connect(kid)
@@ -93,4 +96,43 @@ def test_dead_kernel_model_says_why(server, request):
         assert m["content"]["status"] == "error" and m["content"]["ename"] == "KernelDead", m
     finally:
         ws.close()
+    assert server.request("DELETE", f"/api/kernels/{kid}").status_code == 204
+
+
+@pytest.fixture(scope="module")
+def fast_heartbeat_server():
+    """A cellgate of its own that checks heartbeats every 0.3 s."""
+    if REFERENCE:
+        pytest.skip("cellgate's --heartbeat flag")
+    yield from run_server(Server(False, ["--heartbeat", "0.3"]))
+
+
+def _kernel_python_pid(server):
+    for (pid, _), cmd in descendants(server.pid).items():
+        if "ipykernel_launcher" in cmd and "bwrap" not in cmd:
+            return pid
+    raise AssertionError("no ipykernel process under the server")
+
+
+def test_silent_kernel_is_declared_dead_by_heartbeat(fast_heartbeat_server):
+    server = fast_heartbeat_server
+    kid = server.start_kernel()
+    ws = server.ws_connect(kid)
+    pid = _kernel_python_pid(server)
+    try:
+        # a stopped process answers nothing, heartbeats included
+        os.kill(pid, signal.SIGSTOP)
+        ws.recv_until(_is_dead_status, 15)
+        model = server.request("GET", f"/api/kernels/{kid}").json()
+        assert model["execution_state"] == "dead"
+        assert "heartbeat" in model["reason"], model
+    finally:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+        ws.close()
+    # its sandbox is gone, and a restart brings a working kernel back
+    assert server.request("POST", f"/api/kernels/{kid}/restart").status_code == 200
+    assert server.execute(kid, "6 * 7").result == "42"
     assert server.request("DELETE", f"/api/kernels/{kid}").status_code == 204
