@@ -46,6 +46,8 @@ V1 = "v1.kernel.websocket.jupyter.org"
 FALSE_KERNEL = "cg-false"
 # ipykernel with interrupt_mode "message": interrupts go as interrupt_request on control
 MESSAGE_INTERRUPT_KERNEL = "cg-python3-msgint"
+# a kernel that sends broken and forged messages (hostile_kernel.py)
+HOSTILE_KERNEL = "cg-hostile"
 
 
 def _sigterm(signum, frame):
@@ -308,6 +310,14 @@ class Server:
         os.makedirs(kd)
         with open(os.path.join(kd, "kernel.json"), "w") as f:
             json.dump({"argv": ["/bin/false"], "display_name": "exits at once", "language": "none"}, f)
+        kd = os.path.join(self.kernelspec_dir, HOSTILE_KERNEL)
+        os.makedirs(kd)
+        script = os.path.join(kd, "hostile_kernel.py")
+        shutil.copy(os.path.join(os.path.dirname(__file__), "hostile_kernel.py"), script)
+        os.chmod(script, 0o644)  # the kernel's user reads it inside the sandbox
+        with open(os.path.join(kd, "kernel.json"), "w") as f:
+            json.dump({"argv": ["/usr/bin/python3", script, "{connection_file}"],
+                       "display_name": "lies", "language": "none"}, f)
         kd = os.path.join(self.kernelspec_dir, MESSAGE_INTERRUPT_KERNEL)
         os.makedirs(kd)
         with open(os.path.join(kd, "kernel.json"), "w") as f:
