@@ -14,6 +14,7 @@
 
 #include "../common/log.h"
 #include "../common/util.h"
+#include "../sandbox/sandbox.h"
 #include "app.h"
 #include "config.h"
 #include "lws.h"
@@ -88,6 +89,12 @@ static int kernels_start(server_t *s, err_t *err)
 	if (chmod(s->runtime_dir, 0711) != 0)
 		return err_set(err, CG_ESYS, "cannot set up the runtime directory: %s",
 			       strerror(errno));
+	/* say so now, rather than as every kernel's cryptic death at start */
+	if (!sbx_path_is_reachable(cfg->root, cfg->kernel_uid, cfg->kernel_gid))
+		return err_set(err, CG_EINVAL,
+			       "kernels run as uid %u, which cannot reach the workspace %s: "
+			       "make its directories searchable, or choose --kernel-user",
+			       (unsigned)cfg->kernel_uid, cfg->root);
 	kmgr_config_defaults(&kc);
 	kc.runtime_dir = s->runtime_dir;
 	kc.workspace = cfg->root;
