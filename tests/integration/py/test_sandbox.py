@@ -240,3 +240,21 @@ def test_restart_leaves_no_process_behind(server):
         time.sleep(0.1)
         left = alive_procs(second)
     assert not left, "still alive after DELETE: %s" % {p: second[(p, s)] for p, s in left}
+
+
+@cellgate_only
+def test_unreachable_workspace_is_refused_at_start(tmp_path):
+    """A workspace the kernel user cannot reach is a startup error that says
+    so, not a kernel that dies at every start."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run kernels as another user")
+    import subprocess
+    from conftest import cellgate_bin
+    hidden = tmp_path / "private"
+    (hidden / "ws").mkdir(parents=True)
+    hidden.chmod(0o700)
+    p = subprocess.run([cellgate_bin(), "serve", "--port", "1", "--kernel-user", "nobody",
+                        "--root", str(hidden / "ws"), "--state", str(tmp_path / "state")],
+                       capture_output=True, text=True, timeout=10)
+    assert p.returncode != 0
+    assert "cannot reach the workspace" in p.stderr, p.stderr
