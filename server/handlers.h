@@ -32,4 +32,7 @@ void api_session_get(http_req_t *req);
 void api_session_patch(http_req_t *req);
 void api_session_delete(http_req_t *req);
 
+/* api_contents.c */
+void api_contents(http_req_t *req);
+
 #endif

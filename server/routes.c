@@ -6,6 +6,7 @@
 #include "handlers.h"
 
 #define GET HTTP_GET | HTTP_HEAD
+#define CONTENTS GET | HTTP_PUT | HTTP_POST | HTTP_PATCH | HTTP_DELETE
 
 const route_t routes[] = {
 	{ GET, "/api", api_root, false },
@@ -26,6 +27,8 @@ const route_t routes[] = {
 	{ GET, "/api/sessions/{id}", api_session_get, false },
 	{ HTTP_PATCH, "/api/sessions/{id}", api_session_patch, false },
 	{ HTTP_DELETE, "/api/sessions/{id}", api_session_delete, false },
+	{ CONTENTS, "/api/contents", api_contents, false },
+	{ CONTENTS, "/api/contents/{path*}", api_contents, false },
 };
 
 const size_t n_routes = sizeof routes / sizeof *routes;

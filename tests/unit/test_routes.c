@@ -88,6 +88,13 @@ static const route_case_t cases[] = {
 	{ HTTP_PATCH, "/api/sessions/s-1", api_session_patch, "/api/sessions/{id}", 1, "s-1", NULL },
 	{ HTTP_DELETE, "/api/sessions/s-1", api_session_delete, "/api/sessions/{id}", 1, "s-1",
 	  NULL },
+	{ HTTP_GET, "/api/contents", api_contents, "/api/contents", 0, NULL, NULL },
+	{ HTTP_PUT, "/api/contents/", api_contents, "/api/contents", 0, NULL, NULL },
+	{ HTTP_PATCH, "/api/contents/a/b c.ipynb", api_contents, "/api/contents/{path*}", 1,
+	  "a/b c.ipynb", NULL },
+	{ HTTP_POST, "/api/contents/d/x.txt/checkpoints/checkpoint", api_contents,
+	  "/api/contents/{path*}", 1, "d/x.txt/checkpoints/checkpoint", NULL },
+	{ HTTP_DELETE, "/api/contents/dir/", api_contents, "/api/contents/{path*}", 1, "dir", NULL },
 	/* HEAD is served wherever GET is */
 	{ HTTP_HEAD, "/api/kernels", api_kernels_list, "/api/kernels", 0, NULL, NULL },
 	{ HTTP_HEAD, "/kernelspecs/py/logo-svg.svg", kernelspec_resource,
@@ -135,7 +142,7 @@ static void test_every_route(void **state)
 	for (size_t i = 0; i < n_routes; i++)
 		if (!is_hit[i])
 			fail_msg("route %s has no test case", routes[i].pattern);
-	assert_int_equal(n_routes, 18);
+	assert_int_equal(n_routes, 20);
 }
 
 static void test_get_and_post_differ(void **state)
