@@ -322,7 +322,7 @@ static void contents_put(op_t *op)
 	if (rc)
 		http_respond_err(op->req, &err);
 	else
-		respond_saved(op, existed ? 200 : 201);
+		respond_saved(op, existed || (chunk_seen && chunk != 1) ? 200 : 201);
 out:
 	json_decref(body);
 }
