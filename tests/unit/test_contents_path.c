@@ -45,7 +45,7 @@ static int setup(void **state)
 	snprintf(tmp, sizeof tmp, "/tmp/cg-cpath-XXXXXX");
 	assert_non_null(mkdtemp(tmp));
 	assert_non_null(realpath(tmp, canon));
-	snprintf(tmp, sizeof tmp, "%s", canon);
+	snprintf(tmp, sizeof tmp, "%.4000s", canon);
 	snprintf(ws, sizeof ws, "%s/ws", tmp);
 	assert_int_equal(mkdir(ws, 0755), 0);
 	snprintf(p, sizeof p, "%s/dir", ws);
