@@ -13,7 +13,7 @@ BIN      ?= bin/cellgate
 CC       ?= cc
 PREFIX   ?= /usr/local
 PORT     ?= 8888
-PKGS     := libzmq jansson libwebsockets libuv openssl sqlite3 libseccomp
+PKGS     := jansson libwebsockets libuv openssl sqlite3 libseccomp
 
 OPT      ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wconversion -Wno-sign-conversion \

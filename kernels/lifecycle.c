@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zmq.h>
 
 #include "../common/log.h"
 #include "../common/util.h"
@@ -251,10 +250,10 @@ static zsock_t *connect_one(kernel_t *k, int type, int port, zsock_recv_fn fn, e
 
 static int open_sockets(kernel_t *k, err_t *err)
 {
-	k->iopub = connect_one(k, ZMQ_SUB, KCONN_PORT_IOPUB, on_iopub, err);
-	k->probe = k->iopub ? connect_one(k, ZMQ_DEALER, KCONN_PORT_SHELL, on_probe, err) : NULL;
-	k->control = k->probe ? connect_one(k, ZMQ_DEALER, KCONN_PORT_CONTROL, on_control, err) : NULL;
-	k->hb = k->control ? connect_one(k, ZMQ_REQ, KCONN_PORT_HB, on_heartbeat, err) : NULL;
+	k->iopub = connect_one(k, ZSOCK_SUB, KCONN_PORT_IOPUB, on_iopub, err);
+	k->probe = k->iopub ? connect_one(k, ZSOCK_DEALER, KCONN_PORT_SHELL, on_probe, err) : NULL;
+	k->control = k->probe ? connect_one(k, ZSOCK_DEALER, KCONN_PORT_CONTROL, on_control, err) : NULL;
+	k->hb = k->control ? connect_one(k, ZSOCK_REQ, KCONN_PORT_HB, on_heartbeat, err) : NULL;
 	if (!k->hb) {
 		close_sockets(k);
 		return err ? err->code : CG_ESYS;

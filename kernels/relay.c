@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zmq.h>
 
 #include "../common/log.h"
 #include "../common/util.h"
@@ -197,7 +196,7 @@ static int client_connect(kclient_t *c, err_t *err)
 	char ep[256];
 
 	for (size_t i = 0; i < sizeof plan / sizeof *plan; i++) {
-		zsock_opts_t o = { .type = ZMQ_DEALER, .endpoint = ep,
+		zsock_opts_t o = { .type = ZSOCK_DEALER, .endpoint = ep,
 				   .identity = c->session_id, .identity_len = strlen(c->session_id),
 				   .on_recv = plan[i].fn, .arg = c };
 

@@ -9,7 +9,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 
-# Build toolchain and C libraries.
+# Build toolchain and C libraries. The server speaks ZMTP itself
+# (kernels/zsock.c); libzmq3-dev is for native kernels and test clients.
 pkgs_build=(
   build-essential pkg-config clang
   libzmq3-dev libjansson-dev libwebsockets-dev libwebsockets-evlib-uv
@@ -22,7 +23,7 @@ pkgs_runtime=(
 # Test and benchmark clients (run with /usr/bin/python3) and the reference
 # server the benchmark compares against.
 pkgs_test=(
-  python3-jupyter-client python3-nbformat python3-jupyter-kernel-test
+  python3-jupyter-client python3-nbformat python3-jupyter-kernel-test python3-zmq
   python3-jupyter-server python3-websocket python3-requests python3-pytest
   nodejs npm
 )
