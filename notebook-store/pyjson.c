@@ -230,11 +230,11 @@ static int dump_object(buf_t *b, const json_t *v, int indent, int level)
 	if ((rc = buf_append(b, "{", 1)))
 		goto out;
 	for (i = 0; i < n; i++) {
-		if (i && (rc = buf_append_str(b, indent < 0 ? ", " : ",")))
+		if (i && (rc = buf_append(b, ",", 1)))
 			goto out;
 		if ((rc = newline(b, indent, level + 1)) ||
 		    (rc = dump_string(b, keys[i].s, keys[i].len)) ||
-		    (rc = buf_append(b, ": ", 2)) ||
+		    (rc = buf_append(b, ": ", indent < 0 ? 1 : 2)) ||
 		    (rc = dump_value(b, keys[i].v, indent, level + 1)))
 			goto out;
 	}
@@ -256,7 +256,7 @@ static int dump_array(buf_t *b, const json_t *v, int indent, int level)
 	if ((rc = buf_append(b, "[", 1)))
 		return rc;
 	for (size_t i = 0; i < n; i++) {
-		if (i && (rc = buf_append_str(b, indent < 0 ? ", " : ",")))
+		if (i && (rc = buf_append(b, ",", 1)))
 			return rc;
 		if ((rc = newline(b, indent, level + 1)) ||
 		    (rc = dump_value(b, json_array_get(v, i), indent, level + 1)))

@@ -23,8 +23,9 @@ size_t pyjson_format_float(double d, char out[PYJSON_FLOAT_LEN]);
 
 /*
  * Appends json.dumps(v, sort_keys=True, indent=indent, ensure_ascii=False)
- * to out; indent < 0 means no indent, Python's default compact-with-spaces
- * separators (", ", ": "). 0 or a buf_t error code.
+ * to out, with nbformat's separators (",", ": "). indent < 0 means the
+ * compact form json.dumps(..., separators=(",", ":")), the store's canonical
+ * encoding of objects. 0 or a buf_t error code.
  */
 int pyjson_dump(const json_t *v, int indent, buf_t *out);
 
