@@ -92,6 +92,26 @@ int store_checkout_get(store_t *s, const char *path, json_t **out, err_t *err);
  */
 int store_write_file_atomic(const char *file_path, const void *data, size_t len, err_t *err);
 
+/*
+ * Checks a branch out into the working copy: writes its head version to
+ * file_path (atomically, as nbformat.write would) and records the checkout.
+ * out_id (may be NULL) gets the version written.
+ */
+int store_checkout(store_t *s, const char *path, const char *branch, const char *file_path,
+		   char out_id[STORE_ID_LEN], err_t *err);
+
+/*
+ * Reconciles the working copy with the store: when the bytes of file_path
+ * differ from what the last checkout or sync wrote there (an editor, git, a
+ * kernel changed it), they are imported as a new version on the checked-out
+ * branch, attributed to the principal "filesystem". A file that is not a
+ * valid notebook is refused (CG_EINVAL, the store unchanged). *imported is
+ * 1 when a version was made; out_id (may be NULL) gets the branch's head.
+ * CG_ENOTFOUND when nothing was checked out for path.
+ */
+int store_sync_file(store_t *s, const char *path, const char *file_path, int *imported,
+		    char out_id[STORE_ID_LEN], err_t *err);
+
 /* SHA-256 of data as lowercase hex. */
 void store_sha256_hex(const void *data, size_t len, char out[STORE_HASH_LEN]);
 

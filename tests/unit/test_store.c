@@ -410,6 +410,85 @@ static void test_atomic_file(void **state)
 	assert_int_equal(store_write_file_atomic(path, "x", 1, &err), CG_ESYS);
 }
 
+static void read_whole(const char *path, buf_t *b)
+{
+	FILE *fp = fopen(path, "rb");
+	char chunk[4096];
+	size_t n;
+
+	assert_non_null(fp);
+	buf_init(b, 0);
+	while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+		assert_int_equal(buf_append(b, chunk, n), 0);
+	fclose(fp);
+}
+
+static void test_checkout_and_sync(void **state)
+{
+	fixture_t *f = *state;
+	json_t *nb = make_notebook(3), *log = NULL, *loaded = NULL;
+	char file[160], v1[STORE_ID_LEN], id[STORE_ID_LEN], v3[STORE_ID_LEN];
+	err_t err = { 0 };
+	int imported = -1;
+	buf_t want, got;
+
+	snprintf(file, sizeof file, "%s/analysis.ipynb", f->dir);
+	assert_int_equal(store_sync_file(f->s, NB, file, &imported, id, &err), CG_ENOTFOUND);
+	assert_int_equal(store_save(f->s, NB, "main", NULL, nb, "alice", "one", v1, &err), 0);
+	assert_int_equal(store_checkout(f->s, NB, "main", file, id, &err), 0);
+	assert_string_equal(id, v1);
+	buf_init(&want, 0);
+	assert_int_equal(nbformat_write(nb, &want), 0);
+	read_whole(file, &got);
+	assert_int_equal(got.len, want.len);
+	assert_memory_equal(got.data, want.data, got.len);
+	buf_free(&got);
+	buf_free(&want);
+
+	/* Unchanged file: nothing to import. */
+	assert_int_equal(store_sync_file(f->s, NB, file, &imported, id, &err), 0);
+	assert_int_equal(imported, 0);
+	assert_string_equal(id, v1);
+
+	/* An editor changes the file: it becomes a version by "filesystem". */
+	set_source(nb, 2, "edited in vim\n");
+	buf_init(&want, 0);
+	assert_int_equal(nbformat_write(nb, &want), 0);
+	assert_int_equal(store_write_file_atomic(file, want.data, want.len, &err), 0);
+	buf_free(&want);
+	assert_int_equal(store_sync_file(f->s, NB, file, &imported, id, &err), 0);
+	assert_int_equal(imported, 1);
+	assert_string_not_equal(id, v1);
+	assert_loads_as(f->s, id, nb);
+	assert_int_equal(store_log(f->s, NB, "main", 1, &log, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(log, 0), "principal")), "filesystem");
+	json_decref(log);
+	assert_int_equal(store_sync_file(f->s, NB, file, &imported, id, &err), 0);
+	assert_int_equal(imported, 0);
+
+	/* A broken file is refused and changes nothing. */
+	assert_int_equal(store_write_file_atomic(file, "{\"cells\": 3}", 13, &err), 0);
+	assert_int_equal(store_sync_file(f->s, NB, file, &imported, v3, &err), CG_EINVAL);
+	assert_int_equal(imported, 0);
+	assert_int_equal(store_branch_head(f->s, NB, "main", v3, &err), 0);
+	assert_string_equal(v3, id);
+
+	/* The branch moved without the file (as after a crash between the two): sync writes the head. */
+	assert_int_equal(store_checkout(f->s, NB, "main", file, NULL, &err), 0);
+	set_source(nb, 0, "saved, file not yet written");
+	assert_int_equal(store_save(f->s, NB, "main", NULL, nb, "alice", "three", v3, &err), 0);
+	assert_int_equal(store_sync_file(f->s, NB, file, &imported, id, &err), 0);
+	assert_int_equal(imported, 0);
+	assert_string_equal(id, v3);
+	read_whole(file, &got);
+	loaded = nbformat_read(got.data, got.len, &err);
+	assert_non_null(loaded);
+	assert_true(json_equal(loaded, nb));
+	buf_free(&got);
+	json_decref(loaded);
+	json_decref(nb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -420,6 +499,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_immutable_and_schema, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuses_invalid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_atomic_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checkout_and_sync, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
