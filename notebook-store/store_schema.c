@@ -1,0 +1,133 @@
+/*
+ * The store's sqlite schema and its migrations. The schema version is the
+ * highest row of schema_migrations; each migration runs in its own
+ * transaction with its row, so a crash mid-migration leaves the previous
+ * version intact and the next open runs it again.
+ */
+#include "store_private.h"
+#include "../common/util.h"
+
+#include <stdio.h>
+
+static const char *const migrations[] = {
+	/* v1: objects, versions, branches, checkouts; execution, replay and audit reserved. */
+	"CREATE TABLE objects ("
+	"  hash TEXT PRIMARY KEY,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('cell', 'output', 'tree', 'blob')),"
+	"  size INTEGER NOT NULL,"
+	"  data BLOB NOT NULL);"
+	"CREATE TABLE versions ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  id TEXT NOT NULL UNIQUE,"
+	"  path TEXT NOT NULL,"
+	"  tree TEXT NOT NULL REFERENCES objects(hash),"
+	"  principal TEXT NOT NULL,"
+	"  message TEXT NOT NULL,"
+	"  created TEXT NOT NULL);"
+	"CREATE INDEX versions_by_path ON versions(path, seq);"
+	"CREATE TABLE version_parents ("
+	"  version TEXT NOT NULL REFERENCES versions(id),"
+	"  n INTEGER NOT NULL,"
+	"  parent TEXT NOT NULL REFERENCES versions(id),"
+	"  PRIMARY KEY (version, n));"
+	"CREATE TABLE branches ("
+	"  path TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  version TEXT NOT NULL REFERENCES versions(id),"
+	"  updated TEXT NOT NULL,"
+	"  PRIMARY KEY (path, name));"
+	"CREATE TABLE checkouts ("
+	"  path TEXT PRIMARY KEY,"
+	"  branch TEXT NOT NULL,"
+	"  version TEXT NOT NULL REFERENCES versions(id),"
+	"  file_sha256 TEXT NOT NULL,"
+	"  updated TEXT NOT NULL);"
+	/* Immutability is the schema's business too, not only the code's. */
+	"CREATE TRIGGER objects_no_update BEFORE UPDATE ON objects"
+	"  BEGIN SELECT RAISE(ABORT, 'objects are immutable'); END;"
+	"CREATE TRIGGER objects_no_delete BEFORE DELETE ON objects"
+	"  BEGIN SELECT RAISE(ABORT, 'objects are immutable'); END;"
+	"CREATE TRIGGER versions_no_update BEFORE UPDATE ON versions"
+	"  BEGIN SELECT RAISE(ABORT, 'versions are immutable'); END;"
+	"CREATE TRIGGER versions_no_delete BEFORE DELETE ON versions"
+	"  BEGIN SELECT RAISE(ABORT, 'versions are immutable'); END;"
+	"CREATE TRIGGER parents_no_change BEFORE UPDATE ON version_parents"
+	"  BEGIN SELECT RAISE(ABORT, 'versions are immutable'); END;"
+	"CREATE TRIGGER parents_no_delete BEFORE DELETE ON version_parents"
+	"  BEGIN SELECT RAISE(ABORT, 'versions are immutable'); END;"
+	/* Reserved: no code writes these yet; later migrations may add columns. */
+	"CREATE TABLE executions ("
+	"  id TEXT PRIMARY KEY,"
+	"  version TEXT REFERENCES versions(id),"
+	"  previous TEXT REFERENCES executions(id),"
+	"  record BLOB NOT NULL,"
+	"  created TEXT NOT NULL);"
+	"CREATE TABLE replays ("
+	"  id TEXT PRIMARY KEY,"
+	"  version TEXT NOT NULL REFERENCES versions(id),"
+	"  report BLOB NOT NULL,"
+	"  created TEXT NOT NULL);"
+	"CREATE TABLE audit ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  prev_hash TEXT NOT NULL,"
+	"  hash TEXT NOT NULL UNIQUE,"
+	"  entry BLOB NOT NULL,"
+	"  created TEXT NOT NULL);",
+};
+
+#define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+_Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION, "one migration per schema version");
+
+static int current_version(store_t *s, int *out, err_t *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (store_exec(s, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+			  "  version INTEGER PRIMARY KEY, applied TEXT NOT NULL)", err))
+		return CG_ESYS;
+	if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(version), 0) FROM schema_migrations", -1, &st, NULL))
+		return store_db_error(s, err, "reading the schema version");
+	rc = sqlite3_step(st);
+	*out = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return store_db_error(s, err, "reading the schema version");
+	return 0;
+}
+
+int store_migrate(store_t *s, err_t *err)
+{
+	char now[ISO_TIME_LEN], sql[128];
+	int v, rc;
+
+	if ((rc = current_version(s, &v, err)))
+		return rc;
+	if (v > N_MIGRATIONS)
+		return err_set(err, CG_ESTATE, "store: schema version %d is newer than this cellgate's (%d)",
+			       v, N_MIGRATIONS);
+	for (; v < N_MIGRATIONS; v++) {
+		if ((rc = store_exec(s, "BEGIN IMMEDIATE", err)))
+			return rc;
+		/* Another process may have migrated while we waited for the lock. */
+		int again;
+
+		if ((rc = current_version(s, &again, err)))
+			goto fail;
+		if (again > v) {
+			store_exec(s, "ROLLBACK", NULL);
+			v = again - 1;
+			continue;
+		}
+		util_iso_time_now(now);
+		snprintf(sql, sizeof sql, "INSERT INTO schema_migrations VALUES (%d, '%s')", v + 1, now);
+		if ((rc = store_exec(s, migrations[v], err)) || (rc = store_exec(s, sql, err)) ||
+		    (rc = store_exec(s, "COMMIT", err)))
+			goto fail;
+	}
+	return 0;
+fail:
+	store_exec(s, "ROLLBACK", NULL);
+	return err_wrap(err, "store: migrating to schema version %d", v + 1);
+}
