@@ -10,7 +10,7 @@
 # workspace and state), and stopped after its run.
 #
 # Environment:
-#   BENCH_QUICK=1       jbench --quick, and a shorter floor run
+#   BENCH_QUICK=1       jbench --quick, a shorter floor run, no UTF-8-off many-clients run
 #   BENCH_SERVERS       which halves to run, in order (default "cellgate reference")
 #   BENCH_NO_FLOOR=1    skip the floor
 #   BENCH_OUT           where the figures go (default build/bench)
@@ -41,7 +41,7 @@ if [[ ! -f $JBENCH ]]; then
 fi
 mkdir -p "$OUT"
 # figures from an earlier run must not end up in this run's table
-rm -f "$OUT"/{cellgate,reference,floor}.{json,out} "$OUT/summary.txt"
+rm -f "$OUT"/{cellgate,reference,floor,many-cellgate,many-reference}.{json,out} "$OUT/summary.txt"
 failed=()
 
 echo "== bench: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), ${quick[*]:-full run}; figures in $OUT/"
@@ -75,6 +75,24 @@ for s in $SERVERS; do
     failed+=("$s (exit $rc)")
   fi
 done
+
+# The many-clients workload again, with the client's pure-Python UTF-8 check
+# off (see scripts/bench_many_clients.py for why).
+if [[ -z "${BENCH_QUICK:-}" || "${BENCH_QUICK}" == 0 ]]; then
+  for s in $SERVERS; do
+    args=()
+    [[ $s == reference ]] && args=(--reference)
+    echo "== bench: many clients, UTF-8 check off, against $s"
+    # shellcheck disable=SC2016
+    if ! timeout --kill-after=20 360 \
+         "$PY" tests/integration/py/serve.py --quiet "${args[@]}" --timeout 300 -- \
+         bash -c 'exec "$0" "$1" --url "$CELLGATE_URL" --token "$CELLGATE_TOKEN" "${@:2}"' \
+         "$PY" scripts/bench_many_clients.py --json-out "$OUT/many-$s.json" >"$OUT/many-$s.out" 2>&1; then
+      echo "bench: many clients against $s failed; see $OUT/many-$s.out" >&2
+      failed+=("many clients $s")
+    fi
+  done
+fi
 
 if [[ -z "${BENCH_NO_FLOOR:-}" || "${BENCH_NO_FLOOR}" == 0 ]]; then
   echo "== bench: floor (ipykernel through jupyter_client, no server)"
@@ -169,6 +187,12 @@ if f_reply is not None:
             note = ("  (below the floor: within noise and the floor client's own overhead)"
                     if dr < 0 else "")
             print(f"{name} over the floor: reply {dr:+.1f} ms, idle {di:+.1f} ms{note}")
+many = {n: load("many-" + n) for n in ("cellgate", "reference")}
+if all(many.values()):
+    a, b = many["cellgate"]["total_s"], many["reference"]["total_s"]
+    print(f"many clients, client UTF-8 check off: cellgate {a * 1e3:.0f} ms, reference "
+          f"{b * 1e3:.0f} ms, cg/ref {a / b:.2f} (throughput x{b / a:.1f}); client CPU "
+          f"{many['cellgate']['client_cpu_s']:.1f} s / {many['reference']['client_cpu_s']:.1f} s")
 for name, d in (("cellgate", cg), ("reference", ref)):
     if d is None and name in wanted:
         print(f"{name}: no figures (failed)")
