@@ -39,7 +39,7 @@ static const opt_t opts[] = {
 	{ "kernel-user", "CELLGATE_KERNEL_USER", OPT_STR, O(kernel_user),
 	  "user kernels run as when the server runs as root (default: the workspace's owner, or nobody)" },
 	{ "kernelspec-dir", "CELLGATE_KERNELSPEC_DIR", OPT_STR, O(kernelspec_dir),
-	  "an extra kernelspec directory searched after JUPYTER_PATH" },
+	  "cellgate's own kernelspecs (default: build/share/jupyter/kernels beside bin/, or PREFIX/share/jupyter/kernels)" },
 	{ "log-level", "CELLGATE_LOG_LEVEL", OPT_LEVEL, O(log_level), "debug, info, warn or error" },
 	{ "max-body", "CELLGATE_MAX_BODY", OPT_SIZE, O(max_body_bytes),
 	  "largest HTTP request body in bytes (default 256 MiB)" },
@@ -247,6 +247,34 @@ static int resolve_kernel_user(config_t *c, err_t *err)
 	return 0;
 }
 
+/*
+ * cellgate's own kernelspecs, found without installing: next to the
+ * binary's build tree (bin/cellgate -> build/share/jupyter/kernels) or
+ * under its install prefix (PREFIX/bin -> PREFIX/share/jupyter/kernels).
+ */
+static char *own_kernelspec_dir(void)
+{
+	static const char *const candidates[] = { "/../build/share/jupyter/kernels",
+						   "/../share/jupyter/kernels" };
+	char exe[PATH_MAX], path[PATH_MAX + 64], *slash;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	struct stat st;
+
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	for (size_t i = 0; i < sizeof candidates / sizeof *candidates; i++) {
+		snprintf(path, sizeof path, "%s%s", exe, candidates[i]);
+		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+			return realpath(path, NULL);
+	}
+	return NULL;
+}
+
 static int finish(config_t *c, err_t *err)
 {
 	char *real;
@@ -254,6 +282,8 @@ static int finish(config_t *c, err_t *err)
 
 	if (!c->ip && !(c->ip = strdup("127.0.0.1")))
 		return err_set(err, CG_ESYS, "out of memory");
+	if (!c->kernelspec_dir)
+		c->kernelspec_dir = own_kernelspec_dir();
 	if (!c->root && !(c->root = strdup(".")))
 		return err_set(err, CG_ESYS, "out of memory");
 	real = realpath(c->root, NULL);
