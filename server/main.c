@@ -16,6 +16,7 @@
 #include "../common/util.h"
 #include "../sandbox/sandbox.h"
 #include "app.h"
+#include "cli_store.h"
 #include "config.h"
 #include "lws.h"
 #include "sessions.h"
@@ -179,7 +180,8 @@ out:
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: cellgate serve [options]   (cellgate serve --help for options)\n");
+	fprintf(stderr, "usage: cellgate serve [options]   (cellgate serve --help for options)\n"
+			"       cellgate log|export|import|branch|diff ...   (the notebook store; --help)\n");
 }
 
 int main(int argc, char **argv)
@@ -197,6 +199,8 @@ int main(int argc, char **argv)
 		}
 		return serve(argc - 1, argv + 1);
 	}
+	if (cli_store_is_command(argv[1]))
+		return cli_store_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage();
 		return 0;
