@@ -112,6 +112,13 @@ int store_checkout(store_t *s, const char *path, const char *branch, const char 
 int store_sync_file(store_t *s, const char *path, const char *file_path, int *imported,
 		    char out_id[STORE_ID_LEN], err_t *err);
 
+/* 0 when id has the shape of a version id (32 lowercase hex digits), else
+ * CG_EINVAL: for checking outside input before it reaches the store. */
+int store_check_version_id(const char *id, err_t *err);
+/* The same for a branch name: 1-100 of A-Za-z0-9._/-, not starting with
+ * '.' or '-', no "..". */
+int store_check_branch(const char *branch, err_t *err);
+
 /* SHA-256 of data as lowercase hex. */
 void store_sha256_hex(const void *data, size_t len, char out[STORE_HASH_LEN]);
 

@@ -16,8 +16,6 @@ int store_db_error(store_t *s, err_t *err, const char *what);
 int store_exec(store_t *s, const char *sql, err_t *err);
 /* Checks the shape of caller-given names before they reach SQL. */
 int store_check_path(const char *path, err_t *err);
-int store_check_branch(const char *branch, err_t *err);
-int store_check_version_id(const char *id, err_t *err);
 /* Brings the schema to STORE_SCHEMA_VERSION (store_schema.c). */
 int store_migrate(store_t *s, err_t *err);
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "../common/buf.h"
+#include "../common/log.h"
 #include "../common/util.h"
 #include "app.h"
 #include "contents.h"
@@ -118,6 +119,13 @@ static bool query_flag(http_req_t *req, const char *name, const char *what, bool
 	return true;
 }
 
+static bool is_notebook_path(const char *rel)
+{
+	size_t n = strlen(rel);
+
+	return n > 6 && strcmp(rel + n - 6, ".ipynb") == 0;
+}
+
 static void contents_get_handler(op_t *op)
 {
 	contents_get_opts_t o = { 0 };
@@ -138,6 +146,16 @@ static void contents_get_handler(op_t *op)
 	if (!query_flag(op->req, "content", "Content", true, &o.content) ||
 	    !query_flag(op->req, "hash", "Hash", false, &o.hash))
 		return;
+	if (is_notebook_path(op->rel) && (!o.type || strcmp(o.type, "notebook") == 0)) {
+		/* a file changed outside cellgate becomes a version first */
+		char id[STORE_ID_LEN];
+		err_t serr = { 0 };
+
+		if (contents_sync_notebook(op->app, &op->root, op->rel, id, &serr) == 0)
+			http_add_header(op->req, "x-cellgate-version", id);
+		else if (serr.code != CG_ENOTFOUND)
+			log_warn("contents", "%s: not reconciled with the store: %s", op->rel, serr.msg);
+	}
 	m = contents_get(&op->root, op->rel, &o, &err);
 	if (!m)
 		http_respond_err(op->req, &err);
@@ -243,6 +261,41 @@ out:
 	return rc;
 }
 
+/* The optional compare-and-swap of a notebook save: the version the
+ * client's copy derives from, in the body ("parent") or the header
+ * X-Cellgate-Parent. */
+static int put_notebook(op_t *op, json_t *body, err_t *err)
+{
+	contents_save_opts_t o = { .message = "saved" };
+	json_t *parent_v = json_object_get(body, "parent");
+	char id[STORE_ID_LEN] = "";
+	int rc;
+
+	if (!json_is_optional_string(parent_v)) {
+		http_respond_error(op->req, 400, "\"parent\" must be a version id");
+		return 1;
+	}
+	o.parent = json_string_value(parent_v);
+	if (!o.parent)
+		o.parent = http_header(op->req, "x-cellgate-parent");
+	if (o.parent && store_check_version_id(o.parent, NULL) != 0) {
+		http_respond_error(op->req, 400, "\"parent\" must be a version id (32 hex digits)");
+		return 1;
+	}
+	rc = contents_save_notebook(op->app, &op->root, op->rel, json_object_get(body, "content"),
+				    &o, id, err);
+	if (rc == CG_ECONFLICT && o.parent) {
+		json_t *e = json_pack("{s:s, s:s, s:s}", "message", err->msg, "reason",
+				      http_status_phrase(409), "current_version", id);
+
+		http_respond_json(op->req, 409, e);
+		return 1;
+	}
+	if (rc == 0)
+		http_add_header(op->req, "x-cellgate-version", id);
+	return rc;
+}
+
 static void contents_put(op_t *op)
 {
 	json_t *body = http_body_json(op->req), *chunk_v;
@@ -304,8 +357,9 @@ static void contents_put(op_t *op)
 			goto out;
 		}
 	} else if (strcmp(type, "notebook") == 0) {
-		rc = contents_save_notebook(op->app, &op->root, op->rel,
-					    json_object_get(body, "content"), false, &err);
+		rc = put_notebook(op, body, &err);
+		if (rc == 1)
+			goto out; /* answered */
 	} else if (strcmp(type, "file") == 0) {
 		buf_t b;
 
@@ -391,7 +445,8 @@ static int create_notebook(op_t *op, void *arg, err_t *err)
 	(void)arg;
 	json_t *nb = json_pack("{s:[], s:{}, s:i, s:i}", "cells", "metadata", "nbformat", 4,
 			       "nbformat_minor", 5);
-	int rc = contents_save_notebook(op->app, &op->root, op->rel, nb, true, err);
+	contents_save_opts_t o = { .must_be_new = true, .message = "new notebook" };
+	int rc = contents_save_notebook(op->app, &op->root, op->rel, nb, &o, NULL, err);
 
 	json_decref(nb);
 	return rc;
@@ -423,6 +478,7 @@ typedef struct copy_src {
 
 static int create_copy(op_t *op, void *arg, err_t *err)
 {
+	contents_save_opts_t copy_opts = { .must_be_new = true, .message = "copy" };
 	copy_src_t *src = arg;
 	json_t *nb;
 	int rc;
@@ -432,7 +488,7 @@ static int create_copy(op_t *op, void *arg, err_t *err)
 	nb = json_loadb(src->bytes.data, src->bytes.len, 0, NULL);
 	if (!nb)
 		return err_set(err, CG_EINVAL, "the notebook to copy is not valid JSON");
-	rc = contents_save_notebook(op->app, &op->root, op->rel, nb, true, err);
+	rc = contents_save_notebook(op->app, &op->root, op->rel, nb, &copy_opts, NULL, err);
 	json_decref(nb);
 	return rc;
 }

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "../kernels/kernels.h"
+#include "../notebook-store/store.h"
 #include "config.h"
 
 struct lws_context;
@@ -20,6 +21,7 @@ struct app {
 	struct lws_context *lws;
 	kmgr_t *kernels;
 	sessions_t *sessions;
+	store_t *store;          /* STATE/store.sqlite: every notebook version */
 	double started_at;
 	double last_activity;
 	bool is_stopping;

@@ -17,6 +17,7 @@
 
 #include "../common/buf.h"
 #include "../common/util.h"
+#include "../notebook-store/nbformat.h"
 #include "app.h"
 #include "contents_fs.h"
 
@@ -221,7 +222,12 @@ json_t *contents_get(const cpath_root_t *root, const char *rel, const contents_g
 		goto out;
 	if (strcmp(type, "notebook") == 0) {
 		json_error_t jerr;
-		json_t *nb = json_loadb(b.data, b.len, 0, &jerr);
+		/* as Jupyter's nbformat.read: multi-line text joined, upgraded
+		 * to 4.5; a notebook that fails the schema is still shown */
+		json_t *nb = nbformat_read(b.data ? b.data : "", b.len, NULL);
+
+		if (!nb)
+			nb = json_loadb(b.data ? b.data : "", b.len, 0, &jerr);
 
 		if (!json_is_object(nb)) {
 			json_decref(nb);
@@ -242,73 +248,4 @@ out:
 	buf_free(&b);
 	close(fd);
 	return m;
-}
-
-/* The minimum the contents API checks before writing a notebook; the
- * store's nbformat 4.5 validator takes over from it. */
-static int check_notebook(const json_t *nb, err_t *err)
-{
-	json_t *cells, *v;
-	size_t i;
-
-	if (!json_is_object(nb))
-		return err_set(err, CG_EINVAL, "a notebook's content must be a JSON object");
-	v = json_object_get(nb, "nbformat");
-	if (!json_is_integer(v) || json_integer_value(v) != 4)
-		return err_set(err, CG_EINVAL, "only nbformat 4 notebooks can be saved");
-	if (!json_is_integer(json_object_get(nb, "nbformat_minor")))
-		return err_set(err, CG_EINVAL, "\"nbformat_minor\" must be an integer");
-	if (!json_is_object(json_object_get(nb, "metadata")))
-		return err_set(err, CG_EINVAL, "\"metadata\" must be an object");
-	cells = json_object_get(nb, "cells");
-	if (!json_is_array(cells))
-		return err_set(err, CG_EINVAL, "\"cells\" must be an array");
-	json_array_foreach(cells, i, v) {
-		json_t *src = json_object_get(v, "source");
-
-		if (!json_is_object(v) || !json_is_string(json_object_get(v, "cell_type")))
-			return err_set(err, CG_EINVAL, "cell %zu: a cell is an object with a \"cell_type\"", i);
-		if (!json_is_string(src) && !json_is_array(src))
-			return err_set(err, CG_EINVAL, "cell %zu: \"source\" must be a string or a list", i);
-	}
-	return 0;
-}
-
-int contents_save_notebook(app_t *app, const cpath_root_t *root, const char *rel, json_t *nb,
-			   bool must_be_new, err_t *err)
-{
-	const char *leaf;
-	char *text = NULL;
-	size_t len;
-	int dirfd = -1, rc;
-	json_t *cps;
-
-	rc = check_notebook(nb, err);
-	if (rc)
-		return rc;
-	/* nbformat.writes: sorted keys, one-space indent, trailing newline */
-	text = json_dumps(nb, JSON_INDENT(1) | JSON_SORT_KEYS);
-	if (!text)
-		return err_set(err, CG_ESYS, "cannot serialise the notebook");
-	len = strlen(text);
-	dirfd = cpath_open_parent(root, rel, &leaf, err);
-	if (dirfd < 0) {
-		rc = dirfd;
-		goto out;
-	}
-	/* (the store's version is written here, before the working copy) */
-	text[len] = '\n';
-	rc = cfs_install(dirfd, leaf, text, len + 1, -1, must_be_new, err);
-	if (rc)
-		goto out;
-	/* Jupyter keeps one checkpoint for every saved notebook */
-	cps = contents_checkpoint_list(app, rel);
-	if (json_array_size(cps) == 0)
-		json_decref(contents_checkpoint_create(app, root, rel, NULL));
-	json_decref(cps);
-out:
-	if (dirfd >= 0)
-		close(dirfd);
-	free(text);
-	return rc;
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "../common/err.h"
+#include "../notebook-store/store.h"
 #include "contents_path.h"
 
 typedef struct app app_t;
@@ -25,13 +26,38 @@ typedef struct contents_get_opts {
 json_t *contents_get(const cpath_root_t *root, const char *rel, const contents_get_opts_t *o,
 		     err_t *err);
 
-/* Checks that nb is an nbformat 4 notebook (the store's validator replaces
- * this), writes it to rel atomically, and gives it a checkpoint if it has
- * none. Every notebook save -- PUT, new untitled, copy, checkpoint restore
- * -- goes through here, so this is where a version will be recorded too.
- * must_be_new: CG_ECONFLICT when rel exists. */
+typedef struct contents_save_opts {
+	bool must_be_new;    /* CG_ECONFLICT when the file exists */
+	const char *parent;  /* the version the client's copy derives from, or
+	                      * NULL: the last writer wins, as in Jupyter */
+	const char *message; /* recorded with the version; may be NULL */
+} contents_save_opts_t;
+
+/* Every notebook save -- PUT, new untitled, copy, checkpoint restore --
+ * goes through here (contents_store.c): nb is validated and normalized in
+ * place (nbformat 4.5; CG_EINVAL says where it fails), saved as a version on
+ * the branch the file shows, then written to rel as nbformat.write would,
+ * and given a checkpoint if it has none. A file changed on disk since its
+ * last version is kept as a version first. With o->parent set and stale:
+ * CG_ECONFLICT, nothing written, out_id holds the branch's current version.
+ * out_id (may be NULL) gets the new version. */
 int contents_save_notebook(app_t *app, const cpath_root_t *root, const char *rel, json_t *nb,
-			   bool must_be_new, err_t *err);
+			   const contents_save_opts_t *o, char out_id[STORE_ID_LEN], err_t *err);
+
+/* Reconciles rel's file with the store: a file changed since its last
+ * version (or never seen) becomes a version by "filesystem"; a file behind
+ * its branch is rewritten. out_id gets the version the file shows.
+ * CG_ENOTFOUND when rel is not a regular file. */
+int contents_sync_notebook(app_t *app, const cpath_root_t *root, const char *rel,
+			   char out_id[STORE_ID_LEN], err_t *err);
+
+/* Writes a branch's head to rel and records that the file shows that
+ * branch now; the file's current content is kept as a version first. */
+int contents_checkout(app_t *app, const cpath_root_t *root, const char *rel, const char *branch,
+		      char out_id[STORE_ID_LEN], err_t *err);
+
+/* The branch rel's file shows ("main" when none is recorded). */
+void contents_store_branch(app_t *app, const char *rel, char out[STORE_MAX_BRANCH + 1]);
 
 /* Checkpoints, kept in the state directory under the SHA-256 of the path:
  * never in the workspace. One per file, id "checkpoint", as Jupyter's

@@ -125,7 +125,9 @@ int contents_checkpoint_restore(app_t *app, const cpath_root_t *root, const char
 			goto out;
 		nb = json_loadb(b.data, b.len, 0, NULL);
 		if (nb) {
-			rc = contents_save_notebook(app, root, rel, nb, false, err);
+			contents_save_opts_t o = { .message = "restored from a checkpoint" };
+
+			rc = contents_save_notebook(app, root, rel, nb, &o, NULL, err);
 			json_decref(nb);
 			goto out;
 		}

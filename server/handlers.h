@@ -35,4 +35,11 @@ void api_session_delete(http_req_t *req);
 /* api_contents.c */
 void api_contents(http_req_t *req);
 
+/* api_versions.c */
+void api_versions_log(http_req_t *req);
+void api_version_get(http_req_t *req);
+void api_versions_branches(http_req_t *req);
+void api_versions_checkout(http_req_t *req);
+void api_versions_diff(http_req_t *req);
+
 #endif

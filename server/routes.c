@@ -29,6 +29,11 @@ const route_t routes[] = {
 	{ HTTP_DELETE, "/api/sessions/{id}", api_session_delete, false },
 	{ CONTENTS, "/api/contents", api_contents, false },
 	{ CONTENTS, "/api/contents/{path*}", api_contents, false },
+	{ GET, "/api/cellgate/versions/{path*}", api_versions_log, false },
+	{ GET, "/api/cellgate/version/{id}", api_version_get, false },
+	{ GET | HTTP_POST | HTTP_DELETE, "/api/cellgate/branches/{path*}", api_versions_branches, false },
+	{ HTTP_POST, "/api/cellgate/checkout/{path*}", api_versions_checkout, false },
+	{ GET, "/api/cellgate/diff", api_versions_diff, false },
 };
 
 const size_t n_routes = sizeof routes / sizeof *routes;

@@ -95,6 +95,19 @@ static const route_case_t cases[] = {
 	{ HTTP_POST, "/api/contents/d/x.txt/checkpoints/checkpoint", api_contents,
 	  "/api/contents/{path*}", 1, "d/x.txt/checkpoints/checkpoint", NULL },
 	{ HTTP_DELETE, "/api/contents/dir/", api_contents, "/api/contents/{path*}", 1, "dir", NULL },
+	{ HTTP_GET, "/api/cellgate/versions/d/a b.ipynb", api_versions_log,
+	  "/api/cellgate/versions/{path*}", 1, "d/a b.ipynb", NULL },
+	{ HTTP_GET, "/api/cellgate/version/0123abcd", api_version_get, "/api/cellgate/version/{id}", 1,
+	  "0123abcd", NULL },
+	{ HTTP_GET, "/api/cellgate/branches/n.ipynb", api_versions_branches,
+	  "/api/cellgate/branches/{path*}", 1, "n.ipynb", NULL },
+	{ HTTP_POST, "/api/cellgate/branches/d/n.ipynb", api_versions_branches,
+	  "/api/cellgate/branches/{path*}", 1, "d/n.ipynb", NULL },
+	{ HTTP_DELETE, "/api/cellgate/branches/n.ipynb", api_versions_branches,
+	  "/api/cellgate/branches/{path*}", 1, "n.ipynb", NULL },
+	{ HTTP_POST, "/api/cellgate/checkout/n.ipynb", api_versions_checkout,
+	  "/api/cellgate/checkout/{path*}", 1, "n.ipynb", NULL },
+	{ HTTP_GET, "/api/cellgate/diff", api_versions_diff, "/api/cellgate/diff", 0, NULL, NULL },
 	/* HEAD is served wherever GET is */
 	{ HTTP_HEAD, "/api/kernels", api_kernels_list, "/api/kernels", 0, NULL, NULL },
 	{ HTTP_HEAD, "/kernelspecs/py/logo-svg.svg", kernelspec_resource,
@@ -142,7 +155,7 @@ static void test_every_route(void **state)
 	for (size_t i = 0; i < n_routes; i++)
 		if (!is_hit[i])
 			fail_msg("route %s has no test case", routes[i].pattern);
-	assert_int_equal(n_routes, 20);
+	assert_int_equal(n_routes, 25);
 }
 
 static void test_get_and_post_differ(void **state)

@@ -1,0 +1,337 @@
+/*
+ * The store from the command line, on the store file of a state directory
+ * (--state DIR, else $CELLGATE_STATE, else ~/.local/share/cellgate, as
+ * `cellgate serve`). Safe while a server runs: sqlite's WAL lets both in.
+ *
+ *   cellgate log PATH [--branch B] [--limit N]      newest first
+ *   cellgate export VERSION [-o FILE]               the .ipynb bytes
+ *   cellgate import FILE [--path PATH] [--branch B] [--message M]
+ *   cellgate branch PATH                            list (* marks the checked-out one)
+ *   cellgate branch PATH NAME [FROM]                create at a version or branch head
+ *   cellgate branch -d PATH NAME                    delete the pointer
+ *   cellgate diff A B                               cell-level diff, JSON
+ *
+ * PATH is the notebook's path in the workspace, as the contents API names
+ * it. Nothing here touches the workspace: export writes where -o says.
+ */
+#include "cli_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/buf.h"
+#include "../notebook-store/nbdiff.h"
+#include "../notebook-store/nbformat.h"
+#include "../notebook-store/store.h"
+
+typedef struct cli {
+	const char *state;
+	const char *branch;
+	const char *message;
+	const char *path;
+	const char *out;
+	const char *limit;
+	int is_delete;
+	const char *args[4];
+	int n_args;
+} cli_t;
+
+static int usage(void)
+{
+	fprintf(stderr,
+		"usage: cellgate log PATH [--branch B] [--limit N] [--state DIR]\n"
+		"       cellgate export VERSION [-o FILE] [--state DIR]\n"
+		"       cellgate import FILE [--path PATH] [--branch B] [--message M] [--state DIR]\n"
+		"       cellgate branch PATH [NAME [FROM]] [--state DIR]\n"
+		"       cellgate branch -d PATH NAME [--state DIR]\n"
+		"       cellgate diff A B [--state DIR]\n");
+	return 2;
+}
+
+static int parse(cli_t *c, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char **opt = NULL;
+
+		if (strcmp(argv[i], "--state") == 0)
+			opt = &c->state;
+		else if (strcmp(argv[i], "--branch") == 0)
+			opt = &c->branch;
+		else if (strcmp(argv[i], "--message") == 0 || strcmp(argv[i], "-m") == 0)
+			opt = &c->message;
+		else if (strcmp(argv[i], "--path") == 0)
+			opt = &c->path;
+		else if (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0)
+			opt = &c->out;
+		else if (strcmp(argv[i], "--limit") == 0)
+			opt = &c->limit;
+		else if (strcmp(argv[i], "-d") == 0 || strcmp(argv[i], "--delete") == 0) {
+			c->is_delete = 1;
+			continue;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			fprintf(stderr, "cellgate %s: unknown option %s\n", argv[0], argv[i]);
+			return -1;
+		} else {
+			if (c->n_args == 4)
+				return -1;
+			c->args[c->n_args++] = argv[i];
+			continue;
+		}
+		if (++i == argc) {
+			fprintf(stderr, "cellgate %s: %s needs a value\n", argv[0], argv[i - 1]);
+			return -1;
+		}
+		*opt = argv[i];
+	}
+	return 0;
+}
+
+static store_t *open_store(const cli_t *c, err_t *err)
+{
+	const char *dir = c->state ? c->state : getenv("CELLGATE_STATE");
+	const char *home = getenv("HOME");
+	char path[4096];
+	int n;
+
+	if (dir && *dir)
+		n = snprintf(path, sizeof path, "%s/store.sqlite", dir);
+	else
+		n = snprintf(path, sizeof path, "%s/.local/share/cellgate/store.sqlite",
+			     home && *home ? home : ".");
+	if (n >= (int)sizeof path) {
+		err_set(err, CG_EINVAL, "the state directory's path is too long");
+		return NULL;
+	}
+	return store_open(path, err);
+}
+
+static int print_json(json_t *v)
+{
+	char *s = json_dumps(v, JSON_INDENT(1) | JSON_SORT_KEYS);
+
+	if (!s)
+		return -1;
+	puts(s);
+	free(s);
+	return 0;
+}
+
+static int cmd_log(store_t *s, const cli_t *c, err_t *err)
+{
+	json_t *log = NULL, *v, *co = NULL;
+	const char *branch = c->branch;
+	unsigned long limit = c->limit ? strtoul(c->limit, NULL, 10) : 0;
+	size_t i;
+
+	if (c->n_args != 1)
+		return usage();
+	if (!branch && store_checkout_get(s, c->args[0], &co, NULL) == 0)
+		branch = json_string_value(json_object_get(co, "branch"));
+	if (!branch)
+		branch = "main";
+	if (store_log(s, c->args[0], branch, limit, &log, err)) {
+		json_decref(co);
+		return 1;
+	}
+	json_array_foreach(log, i, v) {
+		json_t *parents = json_object_get(v, "parents");
+
+		printf("%s  %s  %-10s %s%s%s\n", json_string_value(json_object_get(v, "id")),
+		       json_string_value(json_object_get(v, "created")),
+		       json_string_value(json_object_get(v, "principal")),
+		       json_string_value(json_object_get(v, "message")),
+		       json_array_size(parents) > 1 ? "  (merge)" : "",
+		       json_array_size(parents) == 0 ? "  (root)" : "");
+	}
+	json_decref(log);
+	json_decref(co);
+	return 0;
+}
+
+static int cmd_export(store_t *s, const cli_t *c, err_t *err)
+{
+	json_t *nb = NULL;
+	int rc = 1;
+	buf_t b;
+
+	if (c->n_args != 1)
+		return usage();
+	buf_init(&b, NBFORMAT_MAX_BYTES);
+	if (store_load(s, c->args[0], &nb, err))
+		goto out;
+	if (nbformat_write(nb, &b)) {
+		err_set(err, CG_ETOOBIG, "the notebook is too large to write");
+		goto out;
+	}
+	if (c->out) {
+		if (store_write_file_atomic(c->out, b.data, b.len, err))
+			goto out;
+	} else if (fwrite(b.data, 1, b.len, stdout) != b.len || fflush(stdout)) {
+		err_set(err, CG_ESYS, "cannot write the notebook");
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(nb);
+	buf_free(&b);
+	return rc;
+}
+
+static int cmd_import(store_t *s, const cli_t *c, err_t *err)
+{
+	const char *file, *path, *branch = c->branch ? c->branch : "main";
+	char id[STORE_ID_LEN];
+	json_t *nb = NULL;
+	FILE *fp;
+	int rc = 1;
+	buf_t b;
+
+	if (c->n_args != 1)
+		return usage();
+	file = c->args[0];
+	/* the workspace path: --path, else the file's name */
+	path = c->path ? c->path : (strrchr(file, '/') ? strrchr(file, '/') + 1 : file);
+	buf_init(&b, NBFORMAT_MAX_BYTES);
+	fp = fopen(file, "rb");
+	if (!fp) {
+		err_set(err, CG_ENOTFOUND, "cannot open %s", file);
+		goto out;
+	}
+	for (;;) {
+		char chunk[65536];
+		size_t n = fread(chunk, 1, sizeof chunk, fp);
+
+		if (n == 0)
+			break;
+		if (buf_append(&b, chunk, n)) {
+			fclose(fp);
+			err_set(err, CG_ETOOBIG, "%s is too large", file);
+			goto out;
+		}
+	}
+	fclose(fp);
+	nb = nbformat_read(b.data ? b.data : "", b.len, err);
+	if (!nb)
+		goto out;
+	if (store_save(s, path, branch, NULL, nb, "cli", c->message ? c->message : "imported", id, err))
+		goto out;
+	printf("%s\n", id);
+	rc = 0;
+out:
+	json_decref(nb);
+	buf_free(&b);
+	return rc;
+}
+
+static int cmd_branch(store_t *s, const cli_t *c, err_t *err)
+{
+	json_t *list = NULL, *co = NULL, *v;
+	const char *shown = NULL;
+	char at[STORE_ID_LEN];
+	size_t i;
+
+	if (c->is_delete) {
+		if (c->n_args != 2)
+			return usage();
+		return store_branch_delete(s, c->args[0], c->args[1], err) ? 1 : 0;
+	}
+	if (c->n_args == 2 || c->n_args == 3) {
+		const char *from = c->n_args == 3 ? c->args[2] : "main";
+
+		if (store_check_version_id(from, NULL) == 0)
+			snprintf(at, sizeof at, "%.32s", from);
+		else if (store_branch_head(s, c->args[0], from, at, err))
+			return 1;
+		if (store_branch_create(s, c->args[0], c->args[1], at, err))
+			return 1;
+		printf("%s %s\n", c->args[1], at);
+		return 0;
+	}
+	if (c->n_args != 1)
+		return usage();
+	if (store_branch_list(s, c->args[0], &list, err))
+		return 1;
+	if (store_checkout_get(s, c->args[0], &co, NULL) == 0)
+		shown = json_string_value(json_object_get(co, "branch"));
+	json_array_foreach(list, i, v) {
+		const char *name = json_string_value(json_object_get(v, "name"));
+
+		printf("%c %s %s\n", shown && strcmp(shown, name) == 0 ? '*' : ' ', name,
+		       json_string_value(json_object_get(v, "version")));
+	}
+	json_decref(list);
+	json_decref(co);
+	return 0;
+}
+
+static int cmd_diff(store_t *s, const cli_t *c, err_t *err)
+{
+	json_t *a = NULL, *b = NULL, *d = NULL;
+	int rc = 1;
+
+	if (c->n_args != 2)
+		return usage();
+	if (store_load(s, c->args[0], &a, err) || store_load(s, c->args[1], &b, err))
+		goto out;
+	d = nbdiff(a, b);
+	if (!d || print_json(d)) {
+		err_set(err, CG_ESYS, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(a);
+	json_decref(b);
+	json_decref(d);
+	return rc;
+}
+
+bool cli_store_is_command(const char *name)
+{
+	static const char *const names[] = { "log", "export", "import", "branch", "diff" };
+
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+		if (strcmp(name, names[i]) == 0)
+			return true;
+	return false;
+}
+
+int cli_store_main(int argc, char **argv)
+{
+	cli_t c = { 0 };
+	err_t err = { 0 };
+	store_t *s;
+	int rc;
+
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage();
+			return 0;
+		}
+	if (parse(&c, argc, argv))
+		return usage();
+	if (c.limit && strspn(c.limit, "0123456789") != strlen(c.limit)) {
+		fprintf(stderr, "cellgate %s: --limit takes a number\n", argv[0]);
+		return 2;
+	}
+	s = open_store(&c, &err);
+	if (!s) {
+		fprintf(stderr, "cellgate %s: %s\n", argv[0], err.msg);
+		return 1;
+	}
+	if (strcmp(argv[0], "log") == 0)
+		rc = cmd_log(s, &c, &err);
+	else if (strcmp(argv[0], "export") == 0)
+		rc = cmd_export(s, &c, &err);
+	else if (strcmp(argv[0], "import") == 0)
+		rc = cmd_import(s, &c, &err);
+	else if (strcmp(argv[0], "branch") == 0)
+		rc = cmd_branch(s, &c, &err);
+	else
+		rc = cmd_diff(s, &c, &err);
+	if (rc == 1)
+		fprintf(stderr, "cellgate %s: %s\n", argv[0], err.msg[0] ? err.msg : "failed");
+	store_close(&s);
+	return rc;
+}
