@@ -30,6 +30,7 @@ pkgs_test=(
 
 # Native kernels (PARI/GP, GAP).
 pkgs_kernels=(
+  libpari-dev pari-gp
 )
 # Browser tests of the web UI.
 pkgs_web=(

@@ -1,0 +1,59 @@
+# Native kernels: the kernel-side protocol library (kernels/kside/, libzmq)
+# and the kernels built on it (kernels/pari/, libpari). None of this goes
+# into build/libcellgate.a or bin/cellgate: LIB_SRCS takes kernels/*.c only.
+#
+#   make                 bin/cellgate-pari and its kernelspec in
+#                        $(BUILD)/share/jupyter/kernels/pari (argv: absolute path)
+#   make test            also runs the kernels' Python tests (test-kernels)
+#   make install         the binaries to $(PREFIX)/bin, the kernelspecs to
+#                        $(PREFIX)/share/jupyter/kernels
+
+KSIDE_SRCS  := $(wildcard kernels/kside/*.c)
+KSIDE_OBJS  := $(KSIDE_SRCS:%.c=$(BUILD)/%.o)
+KSIDE_LIB   := $(BUILD)/libkside.a
+PARI_SRCS   := $(wildcard kernels/pari/*.c)
+PARI_OBJS   := $(PARI_SRCS:%.c=$(BUILD)/%.o)
+PARI_BIN    := bin/cellgate-pari
+KSPEC_ROOT  := $(BUILD)/share/jupyter/kernels
+PARI_KSPEC  := $(KSPEC_ROOT)/pari
+PY          := /usr/bin/python3
+
+# PARI's macros (pari_CATCH, BLOCK_SIGINT_*) mix long and int freely.
+$(PARI_OBJS): CFLAGS += -Wno-conversion -Wno-shadow -Wno-clobbered
+
+$(KSIDE_LIB): $(KSIDE_OBJS)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(PARI_BIN): $(PARI_OBJS) $(KSIDE_LIB) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs libzmq) -lpari -lpthread
+
+$(PARI_KSPEC)/kernel.json: kernels/pari/kernel.json.in $(PARI_BIN)
+	@mkdir -p $(dir $@)
+	sed 's|@BIN@|$(abspath $(PARI_BIN))|' $< > $@
+
+$(PARI_KSPEC)/logo-64x64.png $(PARI_KSPEC)/logo-32x32.png: kernels/pari/make_logo.py
+	@mkdir -p $(dir $@)
+	$(PY) $< $(PARI_KSPEC)
+
+PARI_KSPEC_FILES := $(PARI_KSPEC)/kernel.json $(PARI_KSPEC)/logo-64x64.png $(PARI_KSPEC)/logo-32x32.png
+
+.PHONY: test-kernels install-kernels
+test-kernels: $(PARI_BIN) $(PARI_KSPEC_FILES)
+	@JUPYTER_PATH=$(abspath $(BUILD)/share/jupyter) $(PY) -m pytest -q -p no:cacheprovider tests/kernels
+
+install: install-kernels
+install-kernels: $(PARI_BIN) $(PARI_KSPEC_FILES)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/jupyter/kernels/pari
+	install -m 755 $(PARI_BIN) $(DESTDIR)$(PREFIX)/bin/cellgate-pari
+	sed 's|@BIN@|$(PREFIX)/bin/cellgate-pari|' kernels/pari/kernel.json.in \
+	  > $(DESTDIR)$(PREFIX)/share/jupyter/kernels/pari/kernel.json
+	install -m 644 $(PARI_KSPEC)/logo-64x64.png $(PARI_KSPEC)/logo-32x32.png \
+	  $(DESTDIR)$(PREFIX)/share/jupyter/kernels/pari/
+
+EXTRA_ALL   += $(PARI_BIN) $(PARI_KSPEC_FILES)
+EXTRA_TESTS += test-kernels
+EXTRA_CLEAN += $(PARI_BIN)
+
+-include $(KSIDE_OBJS:.o=.d) $(PARI_OBJS:.o=.d)
