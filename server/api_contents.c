@@ -26,6 +26,7 @@
 #include "app.h"
 #include "contents.h"
 #include "contents_fs.h"
+#include "app_store.h"
 #include "handlers.h"
 #include "sessions.h"
 
@@ -805,6 +806,8 @@ void api_contents(http_req_t *req)
 	err_t err = { 0 };
 	op_t *op;
 
+	if (!app_store_ready(req))
+		return;
 	if (!api)
 		api = "";
 	len = strlen(api);

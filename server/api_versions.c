@@ -23,6 +23,7 @@
 #include "../notebook-store/nbformat.h"
 #include "app.h"
 #include "contents.h"
+#include "app_store.h"
 #include "handlers.h"
 
 typedef struct vop {
@@ -97,6 +98,8 @@ void api_versions_log(http_req_t *req)
 	err_t err = { 0 };
 	vop_t op;
 
+	if (!app_store_ready(req))
+		return;
 	if (vop_open(&op, req))
 		goto out;
 	if (!query_branch(req, "branch", &branch))
@@ -145,6 +148,8 @@ void api_version_get(http_req_t *req)
 	json_t *info = NULL, *nb = NULL;
 	err_t err = { 0 };
 
+	if (!app_store_ready(req))
+		return;
 	if (!version_param(req, id, "the version"))
 		return;
 	if (format && strcmp(format, "ipynb") && strcmp(format, "json")) {
@@ -281,6 +286,8 @@ void api_versions_branches(http_req_t *req)
 {
 	vop_t op;
 
+	if (!app_store_ready(req))
+		return;
 	if (vop_open(&op, req) == 0) {
 		switch (http_method(req)) {
 		case HTTP_POST: branches_create(&op); break;
@@ -298,6 +305,8 @@ void api_versions_checkout(http_req_t *req)
 	err_t err = { 0 };
 	vop_t op;
 
+	if (!app_store_ready(req))
+		return;
 	if (vop_open(&op, req) || !(body = http_body_json(req)))
 		goto out;
 	branch_v = json_object_get(body, "branch");
@@ -324,6 +333,8 @@ void api_versions_diff(http_req_t *req)
 	json_t *a = NULL, *b = NULL, *d;
 	err_t err = { 0 };
 
+	if (!app_store_ready(req))
+		return;
 	if (!version_param(req, from, "\"from\"") || !version_param(req, to, "\"to\""))
 		return;
 	if (store_load(app->store, from, &a, &err) || store_load(app->store, to, &b, &err)) {

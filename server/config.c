@@ -43,6 +43,8 @@ static const opt_t opts[] = {
 	{ "log-level", "CELLGATE_LOG_LEVEL", OPT_LEVEL, O(log_level), "debug, info, warn or error" },
 	{ "max-body", "CELLGATE_MAX_BODY", OPT_SIZE, O(max_body_bytes),
 	  "largest HTTP request body in bytes (default 256 MiB)" },
+	{ "max-fds", "CELLGATE_MAX_FDS", OPT_INT, O(max_fds),
+	  "highest file descriptor the listener serves; connections and kernel sockets share them (default 4096)" },
 	{ "max-ws-message", "CELLGATE_MAX_WS_MESSAGE", OPT_SIZE, O(max_ws_message_bytes),
 	  "largest WebSocket message in bytes (default 64 MiB)" },
 	{ "shutdown-wait", "CELLGATE_SHUTDOWN_WAIT", OPT_SECONDS, O(shutdown_wait_s),
@@ -179,6 +181,7 @@ static void defaults(config_t *c)
 	c->log_level = LOG_INFO;
 	c->max_body_bytes = 256u << 20;
 	c->max_ws_message_bytes = 64u << 20;
+	c->max_fds = 4096;
 	c->shutdown_wait_s = 2.0;
 	c->kernel_start_timeout_s = 60.0;
 	c->heartbeat_s = 3.0;

@@ -30,6 +30,7 @@ typedef struct config {
 	enum log_level log_level;
 	size_t max_body_bytes;
 	size_t max_ws_message_bytes;
+	int max_fds;          /* libwebsockets' fd table: about 16 resident bytes each */
 	double shutdown_wait_s;
 	double kernel_start_timeout_s;
 	double heartbeat_s;

@@ -89,7 +89,10 @@ int listener_start(app_t *app, err_t *err)
 		       LWS_SERVER_OPTION_DISABLE_IPV6;
 	/* tokens, cookies and XSRF headers outgrow lws's 1 KiB default */
 	info.max_http_header_data = 16384;
-	info.pt_serv_buf_size = 65536;
+	info.pt_serv_buf_size = 16384;
+	/* lws sizes its fd tables by this (by RLIMIT_NOFILE when 0): resident
+	 * memory an idle server need not hold */
+	info.fd_limit_per_thread = (unsigned)app->cfg.max_fds;
 	info.timeout_secs = 30;
 	info.count_threads = 1;
 	info.vhost_name = "cellgate";

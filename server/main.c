@@ -16,6 +16,7 @@
 #include "../common/util.h"
 #include "../sandbox/sandbox.h"
 #include "app.h"
+#include "app_store.h"
 #include "cli_store.h"
 #include "config.h"
 #include "lws.h"
@@ -113,17 +114,6 @@ static int kernels_start(server_t *s, err_t *err)
 	return s->app.sessions ? 0 : err_set(err, CG_ESYS, "out of memory");
 }
 
-/* The store lives in the state directory, never in the workspace. */
-static int store_start(app_t *app, err_t *err)
-{
-	char path[4096];
-
-	if (snprintf(path, sizeof path, "%s/store.sqlite", app->cfg.state) >= (int)sizeof path)
-		return err_set(err, CG_EINVAL, "the state directory's path is too long");
-	app->store = store_open(path, err);
-	return app->store ? 0 : (err->code ? err->code : CG_ESYS);
-}
-
 static void print_url(const config_t *cfg)
 {
 	const char *host = strcmp(cfg->ip, "0.0.0.0") == 0 ? "127.0.0.1" : cfg->ip;
@@ -155,7 +145,7 @@ static int serve(int argc, char **argv)
 	uv_signal_start(&s.sigint, on_signal, SIGINT);
 	uv_signal_start(&s.sigterm, on_signal, SIGTERM);
 
-	if (store_start(&s.app, &err) || kernels_start(&s, &err) || listener_start(&s.app, &err)) {
+	if (app_store_check(&s.app, &err) || kernels_start(&s, &err) || listener_start(&s.app, &err)) {
 		fprintf(stderr, "cellgate: %s\n", err.msg);
 		goto out;
 	}
@@ -168,7 +158,7 @@ out:
 	listener_stop(&s.app);
 	sessions_free(&s.app.sessions);
 	kmgr_free(&s.app.kernels);
-	store_close(&s.app.store);
+	app_store_close(&s.app);
 	close_handles(&s);
 	/* let libuv finish closing what lws and the manager closed */
 	for (int i = 0; i < 100 && uv_run(s.app.loop, UV_RUN_NOWAIT); i++)
