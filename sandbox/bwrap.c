@@ -105,6 +105,10 @@ char **sbx_bwrap_argv(const sbx_spec_t *s, err_t *err)
 	add(&a, s->bwrap ? s->bwrap : SBX_BWRAP);
 	/* Namespaces: user (we are unprivileged), pid, ipc, uts, net, cgroup. */
 	add(&a, "--unshare-all");
+	/* --disable-userns needs the user namespace named explicitly; then no
+	 * process inside may create another (the seccomp filter says so too) */
+	add(&a, "--unshare-user");
+	add(&a, "--disable-userns");
 	add(&a, "--die-with-parent");
 	add(&a, "--new-session");
 	add2(&a, "--cap-drop", "ALL");
@@ -124,6 +128,9 @@ char **sbx_bwrap_argv(const sbx_spec_t *s, err_t *err)
 	/* bwrap reports the sandbox's pid 1 here; the kernel is its child */
 	snprintf(num, sizeof num, "%d", SBX_FD_INFO);
 	add2(&a, "--info-fd", num);
+	/* loaded by bwrap last, just before it executes the kernel */
+	snprintf(num, sizeof num, "%d", SBX_FD_SECCOMP);
+	add2(&a, "--seccomp", num);
 	add2(&a, "--chdir", s->cwd);
 	/* bwrap passes its own environment through; we hand it the scrubbed one. */
 	add(&a, "--clearenv");

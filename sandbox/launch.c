@@ -96,34 +96,38 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
  */
 static void __attribute__((noreturn))
 child(const sbx_spec_t *spec, char **argv, char **envp, int out_w, int err_w, int info_w,
-      int status_w)
+      int seccomp_fd, int status_w)
 {
-	/* source descriptors, moved above every target first so no dup2 below
-	 * can overwrite a source that is still to be copied */
-	int src[] = { -1, out_w, err_w, spec->kernel_dir_fd, info_w, status_w };
+	/* source descriptors in target order (0 stdin, 1 stdout, 2 stderr,
+	 * SBX_FD_KERNEL_DIR, SBX_FD_INFO, SBX_FD_SECCOMP, then the status pipe),
+	 * moved above every target first so no dup2 below can overwrite a
+	 * source that is still to be copied */
+	enum { N = SBX_FD_LAST + 2, STATUS = SBX_FD_LAST + 1 };
+	int src[N] = { -1, out_w, err_w, spec->kernel_dir_fd, info_w, seccomp_fd, status_w };
 	int report = status_w, e;
 	sigset_t none;
 
+	_Static_assert(SBX_FD_KERNEL_DIR == 3 && SBX_FD_INFO == 4 && SBX_FD_SECCOMP == 5,
+		       "src[] lists the descriptors in this order");
 	setsid();
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	src[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	for (int i = 0; i < 6; i++) {
+	for (int i = 0; i < N; i++) {
 		if (src[i] < 0 || (src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 16)) < 0)
 			goto fail;
 	}
-	report = src[5];
-	/* targets: 0 stdin, 1 stdout, 2 stderr, 3 kernel dir, 4 info, 5 status */
-	for (int i = 0; i < 6; i++) {
+	report = src[STATUS];
+	for (int i = 0; i < N; i++) {
 		if (dup2(src[i], i) < 0)
 			goto fail;
 	}
-	report = SBX_FD_INFO + 1;
+	report = STATUS;
 	/* Nothing of the server crosses into the sandbox but these; the status
-	 * pipe (5) is close-on-exec so that exec itself reports success. */
-	if (syscall(SYS_close_range, SBX_FD_INFO + 2, ~0U, 0) != 0 ||
-	    fcntl(SBX_FD_INFO + 1, F_SETFD, FD_CLOEXEC) != 0)
+	 * pipe is close-on-exec so that exec itself reports success. */
+	if (syscall(SYS_close_range, STATUS + 1, ~0U, 0) != 0 ||
+	    fcntl(STATUS, F_SETFD, FD_CLOEXEC) != 0)
 		goto fail;
 	if (getuid() != spec->uid || getgid() != spec->gid) {
 		if (setgroups(0, NULL) != 0 || setresgid(spec->gid, spec->gid, spec->gid) != 0 ||
@@ -150,6 +154,7 @@ sbx_t *sbx_launch(uv_loop_t *loop, const sbx_spec_t *spec, sbx_exit_fn on_exit,
 {
 	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, info[2] = { -1, -1 };
 	int status[2] = { -1, -1 };
+	int seccomp_fd = -1;
 	char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 	char **argv = sbx_bwrap_argv(spec, err);
 	sbx_t *s = NULL;
@@ -159,6 +164,9 @@ sbx_t *sbx_launch(uv_loop_t *loop, const sbx_spec_t *spec, sbx_exit_fn on_exit,
 
 	if (!argv)
 		return NULL;
+	seccomp_fd = sbx_seccomp_fd(err);
+	if (seccomp_fd < 0)
+		goto fail;
 	if (open_pipe(out) || open_pipe(errp) || open_pipe(info) || open_pipe(status)) {
 		err_set(err, CG_ESYS, "pipe: %s", strerror(errno));
 		goto fail;
@@ -169,13 +177,14 @@ sbx_t *sbx_launch(uv_loop_t *loop, const sbx_spec_t *spec, sbx_exit_fn on_exit,
 		goto fail;
 	}
 	if (pid == 0)
-		child(spec, argv, envp, out[1], errp[1], info[1], status[1]);
+		child(spec, argv, envp, out[1], errp[1], info[1], seccomp_fd, status[1]);
 
 	close(out[1]);
 	close(errp[1]);
 	close(info[1]);
 	close(status[1]);
-	out[1] = errp[1] = info[1] = status[1] = -1;
+	close(seccomp_fd);
+	out[1] = errp[1] = info[1] = status[1] = seccomp_fd = -1;
 	/* exec closes the status pipe (CLOEXEC): EOF means bwrap is running */
 	do {
 		got = read(status[0], &child_errno, sizeof child_errno);
@@ -227,6 +236,8 @@ sbx_t *sbx_launch(uv_loop_t *loop, const sbx_spec_t *spec, sbx_exit_fn on_exit,
 	sbx_argv_free(&argv);
 	return s;
 fail:
+	if (seccomp_fd >= 0)
+		close(seccomp_fd);
 	for (int i = 0; i < 2; i++) {
 		if (out[i] >= 0)
 			close(out[i]);

@@ -13,6 +13,10 @@
  * kernel's runtime directory (connection file and ipc sockets) at
  * SBX_KERNEL_DIR, and the server's state directory hidden under an empty
  * tmpfs. Capabilities are dropped; the sandbox dies with its parent.
+ *
+ * Hardening (seccomp.c): a seccomp filter denies what a kernel never needs
+ * (ptrace, mount, modules, bpf, perf, keyrings, new namespaces, io_uring...),
+ * and bwrap's --disable-userns stops nested user namespaces as well.
  */
 #ifndef CELLGATE_SANDBOX_H
 #define CELLGATE_SANDBOX_H
@@ -27,9 +31,13 @@
 /* Where the kernel's runtime directory appears inside the sandbox. */
 #define SBX_KERNEL_DIR "/run/cellgate"
 #define SBX_BWRAP "/usr/bin/bwrap"
-/* The descriptors bwrap gets besides stdio. */
+/* The descriptors bwrap gets besides stdio: the kernel directory to bind,
+ * the pipe bwrap reports the sandbox's pid on, the seccomp program. Nothing
+ * else crosses (launch.c closes everything above SBX_FD_LAST). */
 #define SBX_FD_KERNEL_DIR 3
 #define SBX_FD_INFO 4
+#define SBX_FD_SECCOMP 5
+#define SBX_FD_LAST SBX_FD_SECCOMP
 
 typedef struct sbx_spec {
 	char *const *argv;      /* the command inside; argv[0] an absolute path */
@@ -62,6 +70,15 @@ void sbx_argv_free(char ***argv_p);
  * Caller owns the result and frees it with sbx_free after on_exit ran. */
 sbx_t *sbx_launch(uv_loop_t *loop, const sbx_spec_t *spec, sbx_exit_fn on_exit,
 		  sbx_output_fn on_output, void *arg, err_t *err);
+
+/*
+ * A memfd holding the kernel's seccomp program (classic BPF, as bwrap
+ * --seccomp reads it), positioned at its start. The program is built on the
+ * first call and reused. Caller owns the descriptor; negative on error.
+ */
+int sbx_seccomp_fd(err_t *err);
+/* Frees the cached program (for leak checkers at exit). */
+void sbx_seccomp_release(void);
 
 /* bwrap's pid (outside every namespace). */
 pid_t sbx_pid(const sbx_t *sbx);
