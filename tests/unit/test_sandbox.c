@@ -199,6 +199,9 @@ static void test_argv_sandbox(void **state)
 	assert_true(tmp < ws);
 	MUST(v, "--bind-fd", "3", SBX_KERNEL_DIR);
 	MUST(v, "--info-fd", "4");
+	MUST(v, "--seccomp", "5");
+	/* --disable-userns is refused by bwrap unless --unshare-user is given */
+	assert_true(MUST(v, "--unshare-user") < MUST(v, "--disable-userns"));
 	MUST(v, "--chdir", fx->cwd);
 	MUST(v, "--hostname", "cellgate-kernel");
 	/* hidden paths: a directory under an empty read-only tmpfs, a file
