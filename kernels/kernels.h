@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "../common/err.h"
+#include "../sandbox/sandbox.h"
 #include "kernelspec.h"
 #include "wire.h"
 
@@ -61,6 +62,7 @@ typedef struct kmgr_config {
 	size_t buffer_msgs;        /* per detached session */
 	size_t buffer_bytes;
 	double detached_ttl_s;     /* a detached session's sockets and buffer live this long */
+	sbx_limits_t limits;       /* every kernel's resource limits */
 } kmgr_config_t;
 
 /* Defaults for everything but the paths and ids. */

@@ -357,7 +357,7 @@ int lifecycle_launch(kernel_t *k, err_t *err)
 	sbx_spec_t spec = {
 		.argv = argv, .env = env, .workspace = c->workspace, .cwd = k->cwd,
 		.kernel_dir_fd = k->dir_fd, .hidden = c->hidden, .uid = c->uid, .gid = c->gid,
-		.bwrap = c->bwrap,
+		.bwrap = c->bwrap, .limits = c->limits,
 	};
 	int rc = 0;
 
@@ -478,6 +478,11 @@ static void on_sandbox_exit(void *arg, int status)
 	if (k->phase == PHASE_DEAD)
 		return;
 	last_stderr_line(k, line, sizeof line);
+	/* bwrap passes on 128+N for a kernel ended by signal N */
+	if (status == 128 + SIGXCPU || status == 128 + SIGXFSZ) {
+		kernel_die(k, status == 128 + SIGXCPU ? "cpu time limit" : "file size limit");
+		return;
+	}
 	snprintf(reason, sizeof reason, "the kernel exited with status %d%s%s%s", status,
 		 k->phase == PHASE_LAUNCHING ? " before it was ready" : "",
 		 line[0] ? ": " : "", line);

@@ -57,6 +57,7 @@ void kmgr_config_defaults(kmgr_config_t *c)
 	c->buffer_msgs = 10000;
 	c->buffer_bytes = 64u << 20;
 	c->detached_ttl_s = 300.0;
+	sbx_limits_defaults(&c->limits);
 }
 
 static void on_sweep(uv_timer_t *t)
@@ -351,6 +352,21 @@ void kernel_touch(kernel_t *k)
 	k->last_activity = util_unix_time();
 }
 
+/* 0 (no limit) is null. */
+static json_t *limit_json(uint64_t v)
+{
+	return v ? json_integer((json_int_t)v) : json_null();
+}
+
+static json_t *limits_json(const sbx_limits_t *l)
+{
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:s}", "memory_bytes",
+			 limit_json(l->memory_bytes), "processes", limit_json(l->processes),
+			 "open_files", limit_json(l->open_files), "file_size_bytes",
+			 limit_json(l->file_size_bytes), "cpu_seconds", limit_json(l->cpu_seconds),
+			 "mechanism", SBX_LIMITS_MECHANISM);
+}
+
 json_t *kernel_model(const kernel_t *k)
 {
 	char when[ISO_TIME_LEN];
@@ -360,6 +376,8 @@ json_t *kernel_model(const kernel_t *k)
 	model = json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", k->id, "name", k->spec.name,
 			  "last_activity", when, "execution_state", kstate_name(k->state),
 			  "connections", (json_int_t)relay_connections(k));
+	if (model)
+		json_object_set_new(model, "limits", limits_json(&k->mgr->cfg.limits));
 	if (model && k->state == KSTATE_DEAD && k->reason)
 		json_object_set_new(model, "reason", json_string(k->reason));
 	return model;

@@ -134,6 +134,9 @@ child(const sbx_spec_t *spec, char **argv, char **envp, int out_w, int err_w, in
 		    setresuid(spec->uid, spec->uid, spec->uid) != 0)
 			goto fail;
 	}
+	/* after the uid change, so that none of them is lifted by privilege */
+	if (sbx_limits_apply(&spec->limits) != 0)
+		goto fail;
 	/* After the uid change, which clears it: die with the server. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
 		goto fail;

@@ -39,6 +39,21 @@
 #define SBX_FD_SECCOMP 5
 #define SBX_FD_LAST SBX_FD_SECCOMP
 
+/* Per-kernel resource limits (limits.c); 0 means none. */
+typedef struct sbx_limits {
+	uint64_t memory_bytes;    /* RLIMIT_DATA, per process */
+	uint64_t processes;       /* RLIMIT_NPROC: per host uid, shared by its kernels */
+	uint64_t open_files;      /* RLIMIT_NOFILE */
+	uint64_t file_size_bytes; /* RLIMIT_FSIZE: a larger write fails with EFBIG */
+	uint64_t cpu_seconds;     /* RLIMIT_CPU, per process: SIGXCPU, then SIGKILL */
+} sbx_limits_t;
+
+#define SBX_LIMITS_MECHANISM "rlimit"
+
+void sbx_limits_defaults(sbx_limits_t *l);
+/* Applies l to the calling process; async-signal-safe (used after fork). */
+int sbx_limits_apply(const sbx_limits_t *l);
+
 typedef struct sbx_spec {
 	char *const *argv;      /* the command inside; argv[0] an absolute path */
 	char *const *env;       /* NULL-terminated "NAME=value", already scrubbed */
@@ -49,6 +64,7 @@ typedef struct sbx_spec {
 	uid_t uid;              /* host uid and gid the sandbox runs as */
 	gid_t gid;
 	const char *bwrap;      /* path of bwrap; NULL means SBX_BWRAP */
+	sbx_limits_t limits;    /* all zero: none */
 } sbx_spec_t;
 
 typedef struct sbx sbx_t;

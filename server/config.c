@@ -16,7 +16,7 @@
 
 #include "../common/util.h"
 
-typedef enum { OPT_STR, OPT_INT, OPT_SIZE, OPT_SECONDS, OPT_BOOL, OPT_LEVEL } opt_kind_t;
+typedef enum { OPT_STR, OPT_INT, OPT_SIZE, OPT_SECONDS, OPT_BOOL, OPT_LEVEL, OPT_LIMIT } opt_kind_t;
 
 typedef struct opt {
 	const char *name; /* flag without dashes, file key */
@@ -55,6 +55,17 @@ static const opt_t opts[] = {
 	  "heartbeat period in seconds, 0 for none (default 3)" },
 	{ "allow-hidden", "CELLGATE_ALLOW_HIDDEN", OPT_BOOL, O(allow_hidden),
 	  "serve hidden files (default no)" },
+	/* limits take a number with an optional K, M, G or T (powers of 1024), or 0 for none */
+	{ "kernel-memory", "CELLGATE_KERNEL_MEMORY", OPT_LIMIT, O(kernel_limits.memory_bytes),
+	  "private memory of each kernel process, bytes (RLIMIT_DATA; default 4G)" },
+	{ "kernel-nproc", "CELLGATE_KERNEL_NPROC", OPT_LIMIT, O(kernel_limits.processes),
+	  "processes and threads of the kernel user, shared by all its kernels (RLIMIT_NPROC; default 4096)" },
+	{ "kernel-nofile", "CELLGATE_KERNEL_NOFILE", OPT_LIMIT, O(kernel_limits.open_files),
+	  "open files per kernel process (RLIMIT_NOFILE; default 4096)" },
+	{ "kernel-fsize", "CELLGATE_KERNEL_FSIZE", OPT_LIMIT, O(kernel_limits.file_size_bytes),
+	  "largest file a kernel may write, bytes (RLIMIT_FSIZE; default 16G)" },
+	{ "kernel-cpu", "CELLGATE_KERNEL_CPU", OPT_LIMIT, O(kernel_limits.cpu_seconds),
+	  "CPU seconds per kernel process over its life (RLIMIT_CPU; default 0, none)" },
 };
 
 #define N_OPTS (sizeof opts / sizeof *opts)
@@ -108,6 +119,25 @@ static int set_opt(config_t *c, const opt_t *o, const char *value, err_t *err)
 		*(bool *)(void *)field = strcmp(value, "1") == 0 || strcmp(value, "true") == 0 ||
 					 strcmp(value, "yes") == 0;
 		return 0;
+	case OPT_LIMIT: {
+		unsigned long long v;
+		unsigned shift = 0;
+
+		errno = 0;
+		v = strtoull(value, &end, 10);
+		if (end != value && *end && !end[1]) {
+			const char *units = "KMGT", *u = strchr(units, *end & ~0x20);
+
+			if (u && *u) {
+				shift = 10 * (unsigned)(u - units + 1);
+				end++;
+			}
+		}
+		if (errno || end == value || *end || value[0] == '-' || (shift && v > (~0ULL >> shift)))
+			return err_set(err, CG_EINVAL, "%s: not a valid limit: %s", o->name, value);
+		*(uint64_t *)(void *)field = (uint64_t)v << shift;
+		return 0;
+	}
 	case OPT_LEVEL:
 		if (log_parse_level(value, (enum log_level *)(void *)field))
 			return err_set(err, CG_EINVAL, "log-level: one of debug, info, warn, error");
@@ -184,6 +214,7 @@ static void defaults(config_t *c)
 	c->max_fds = 4096;
 	c->shutdown_wait_s = 2.0;
 	c->kernel_start_timeout_s = 60.0;
+	sbx_limits_defaults(&c->kernel_limits);
 	c->heartbeat_s = 3.0;
 }
 

@@ -13,6 +13,7 @@
 
 #include "../common/err.h"
 #include "../common/log.h"
+#include "../sandbox/sandbox.h"
 
 typedef struct config {
 	char *ip;             /* "127.0.0.1" */
@@ -35,6 +36,7 @@ typedef struct config {
 	double kernel_start_timeout_s;
 	double heartbeat_s;
 	bool allow_hidden;
+	sbx_limits_t kernel_limits; /* per kernel; 0 is none */
 } config_t;
 
 /* Fills cfg from defaults, file, environment and argv (argv[0] is the

@@ -107,6 +107,7 @@ static int kernels_start(server_t *s, err_t *err)
 	kc.shutdown_wait_s = cfg->shutdown_wait_s;
 	kc.start_timeout_s = cfg->kernel_start_timeout_s;
 	kc.heartbeat_s = cfg->heartbeat_s;
+	kc.limits = cfg->kernel_limits;
 	s->app.kernels = kmgr_new(s->app.loop, &kc, err);
 	if (!s->app.kernels)
 		return err->code ? err->code : CG_ESYS;
