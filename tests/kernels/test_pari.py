@@ -134,7 +134,9 @@ class PariBehaviour(unittest.TestCase):
         self.assertEqual(self.result_of(out)["text/plain"], "1000000")
 
     def test_stop_on_error_aborts_queued(self):
-        first = self.kc.execute("1/0")
+        # the failing cell runs a moment first, so the second is surely
+        # queued behind it when it fails (only queued requests are aborted)
+        first = self.kc.execute("for(i=1,3*10^6,); 1/0")
         second = self.kc.execute("b = 1")
         r1, _ = _collect(self.kc, first)
         self.assertEqual(r1["status"], "error")
