@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes the GAP kernelspec's logos (logo-64x64.png, logo-32x32.png) into
-the directory given: a white "gp" monogram-like mark (a circle and a bar) on
-PARI's dark blue, drawn pixel by pixel so the build needs nothing but the
-standard library."""
+the directory given: a white "G" (an open ring with a bar) on a dark red
+disc, drawn pixel by pixel so the build needs nothing but the standard
+library."""
 import math
 import os
 import struct
@@ -18,14 +18,13 @@ def pixel(x, y, n):
     if r > 0.98:
         return (0, 0, 0, 0)
     white = (255, 255, 255, 255)
-    # a ring (the "g") and a vertical bar through its right side (the "p")
-    cu, cv = -0.15, -0.05
-    ring = math.hypot(u - cu, v - cv)
-    if 0.30 < ring < 0.48:
+    # the ring of the "G", open at the upper right, and its inward bar
+    ring = math.hypot(u, v)
+    if 0.42 < ring < 0.62 and not (u > 0.1 and v < 0.05):
         return white
-    if 0.28 < u < 0.44 and -0.5 < v < 0.75:
+    if 0.0 < u < 0.62 and -0.02 < v < 0.14:
         return white
-    return (31, 58, 120, 255)
+    return (128, 24, 32, 255)
 
 
 def png(n):
