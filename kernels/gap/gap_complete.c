@@ -166,16 +166,21 @@ static bool keyword_at(const char *code, size_t i, const char *kw)
 }
 
 /* Scans code as GAP's reader would for brackets, strings, comments and
- * block keywords; *last gets the last character outside comments. */
-static const char *scan(const char *code, char *last)
+ * block keywords; *last gets the last character outside comments and
+ * *deepest the deepest nesting of brackets and blocks together. */
+static const char *scan(const char *code, char *last, long *deepest)
 {
 	long depth = 0, blocks = 0;
 	bool in_string = false, in_char = false, comment = false;
 	size_t len = strlen(code);
 
 	*last = 0;
+	*deepest = 0;
 	for (size_t i = 0; i < len; i++) {
 		char c = code[i];
+
+		if (depth + blocks > *deepest)
+			*deepest = depth + blocks;
 
 		if (comment) {
 			comment = c != '\n';
@@ -216,7 +221,8 @@ static const char *scan(const char *code, char *last)
 const char *gk_is_complete(void *ctx, const char *code, const char **indent)
 {
 	char last;
-	const char *verdict = scan(code, &last);
+	long deepest;
+	const char *verdict = scan(code, &last, &deepest);
 	(void)ctx;
 
 	*indent = strcmp(verdict, "incomplete") == 0 ? "  " : "";
@@ -232,7 +238,17 @@ const char *gk_is_complete(void *ctx, const char *code, const char **indent)
 bool gk_needs_semicolon(const char *code)
 {
 	char last;
+	long deepest;
 
-	scan(code, &last);
+	scan(code, &last, &deepest);
 	return last != 0 && last != ';';
+}
+
+long gk_nesting_depth(const char *code)
+{
+	char last;
+	long deepest;
+
+	scan(code, &last, &deepest);
+	return deepest;
 }

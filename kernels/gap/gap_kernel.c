@@ -36,6 +36,8 @@
 
 #define GK_VERSION "0.1"
 #define GK_ROOT "/usr/share/gap"
+/* Deeper nesting overflows the C stack in GAP's reader (100000 levels do). */
+#define GK_MAX_NESTING 1000
 
 /* libgap exports it but declares it only in a private header (stats.h). */
 extern void InterruptExecStat(void);
@@ -163,11 +165,19 @@ static void publish_error(kside_t *ks, const char *msg)
 
 static int gk_execute(void *ctx, kside_t *ks, const char *code, const kside_exec_t *req)
 {
-	int rc = 0;
+	volatile int rc = 0; /* GAP_Enter is a setjmp */
 	int ok;
 	(void)ctx;
 
 	gk.interrupted = 0;
+	if (gk_nesting_depth(code) > GK_MAX_NESTING) {
+		char msg[96];
+
+		snprintf(msg, sizeof msg, "the cell nests brackets or blocks deeper than %d levels",
+			 GK_MAX_NESTING);
+		kside_error(ks, "GAPError", msg, NULL);
+		return -1;
+	}
 	ok = GAP_Enter();
 	if (ok) {
 		Obj res, view = NULL;

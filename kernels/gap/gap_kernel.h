@@ -21,6 +21,10 @@ const char *gk_is_complete(void *ctx, const char *code, const char **indent);
  * wait for it; a notebook cell has ended). */
 bool gk_needs_semicolon(const char *code);
 
+/* The deepest nesting of brackets and blocks in code. GAP's reader
+ * recurses on the C stack for each level and has no limit of its own. */
+long gk_nesting_depth(const char *code);
+
 /* Evaluates GAP statements with `arg` bound to the GAP variable CG_Arg and
  * returns the string GAP left in CG_Out (or NULL when it is not a string or
  * GAP raised an error). Caller owns the result. */

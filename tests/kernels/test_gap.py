@@ -154,6 +154,23 @@ class GapBehaviour(unittest.TestCase):
         self.kc.inspect("nosuchname", 3)
         self.assertFalse(self.kc.get_shell_msg(timeout=30)["content"]["found"])
 
+    def test_hostile_input(self):
+        reply, _ = self.run_cell("1+" * 200000 + "1;")
+        self.assertEqual(reply["status"], "ok")
+        # GAP's reader recurses on the C stack: 100000 levels would kill it
+        reply, _ = self.run_cell("(" * 100000 + "1" + ")" * 100000 + ";")
+        self.assertEqual(reply["status"], "error")
+        self.assertIn("deeper than", reply["evalue"])
+        reply, out = self.run_cell("(" * 500 + "1" + ")" * 500 + ";")
+        self.assertEqual(self.result_of(out), "1")
+        reply, _ = self.run_cell('"unterminated')
+        self.assertEqual(reply["status"], "error")
+        reply, _ = self.run_cell("x := List([1..10^10], i -> i);;", timeout=120)
+        self.assertEqual(reply["status"], "error")
+        reply, _ = self.run_cell("r := function(n) return r(n+1); end;; r(1);", timeout=120)
+        self.assertEqual(reply["status"], "error")
+        self.assert_alive()
+
     def test_character_table(self):
         reply, out = self.run_cell('Display(CharacterTable("A5"));')
         self.assertEqual(reply["status"], "ok")
