@@ -30,7 +30,7 @@ pkgs_test=(
 
 # Native kernels (PARI/GP, GAP).
 pkgs_kernels=(
-  libpari-dev pari-gp
+  libpari-dev pari-gp libgap-dev gap
 )
 # Browser tests of the web UI.
 pkgs_web=(

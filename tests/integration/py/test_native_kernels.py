@@ -1,4 +1,4 @@
-"""cellgate's native kernels (kernels/pari) started by the server under its
+"""cellgate's native kernels (kernels/pari, kernels/gap) started by the server under its
 sandbox: execute, error, interrupt (SIGINT through the REST API) and
 restart over the WebSocket. Needs `make` to have built the kernelspec in
 build/share/jupyter/kernels; the kernel runs as nobody, so the binary and
@@ -15,12 +15,11 @@ from conftest import REPO
 BUILT = os.path.join(REPO, "build", "share", "jupyter", "kernels")
 
 
-@pytest.fixture(scope="module")
-def pari(server):
-    src = os.path.join(BUILT, "pari")
+def _install_native(server, name):
+    src = os.path.join(BUILT, name)
     if not os.path.exists(os.path.join(src, "kernel.json")):
-        pytest.skip("the pari kernelspec is not built (make)")
-    dst = os.path.join(server.kernelspec_dir, "pari")
+        pytest.skip(f"the {name} kernelspec is not built (make)")
+    dst = os.path.join(server.kernelspec_dir, name)
     if not os.path.exists(dst):
         # The kernel binary goes beside the kernelspec in the test's tree:
         # the checkout may sit where the sandbox cannot see it (a private
@@ -37,8 +36,13 @@ def pari(server):
         for root, dirs, files in os.walk(dst):
             for d in dirs:
                 os.chmod(os.path.join(root, d), 0o755)
-            for name in files:
-                os.chmod(os.path.join(root, name), 0o755 if name == os.path.basename(binary) else 0o644)
+            for fname in files:
+                os.chmod(os.path.join(root, fname), 0o755 if fname == os.path.basename(binary) else 0o644)
+
+
+@pytest.fixture(scope="module")
+def pari(server):
+    _install_native(server, "pari")
     kid = server.start_kernel("pari")
     yield kid
     server.request("DELETE", f"/api/kernels/{kid}")
@@ -85,3 +89,34 @@ def test_pari_restart(server, pari):
     assert server.request("POST", f"/api/kernels/{pari}/restart").status_code == 200
     server.wait_kernel_ready(pari)
     assert server.execute(pari, "zz").result == "zz"
+
+
+@pytest.fixture(scope="module")
+def gap(server):
+    _install_native(server, "gap")
+    kid = server.start_kernel("gap")
+    yield kid
+    server.request("DELETE", f"/api/kernels/{kid}")
+
+
+def test_gap_execute_error_interrupt(server, gap):
+    assert server.execute(gap, "Size(SymmetricGroup(5));").result == "120"
+    err = server.execute(gap, "1/0;", allow_error=True)
+    assert err.reply["status"] == "error" and err.reply["ename"] == "GAPError"
+    ws = server.ws_connect(gap)
+    try:
+        mid = ws.send("shell", "execute_request",
+                      {"code": "for i in [1..10^12] do od;", "silent": False,
+                       "store_history": False, "user_expressions": {},
+                       "allow_stdin": False, "stop_on_error": True})
+        ws.recv_until(lambda m: m["header"]["msg_type"] == "status"
+                      and m["content"].get("execution_state") == "busy"
+                      and m.get("parent_header", {}).get("msg_id") == mid, 15)
+        time.sleep(0.5)
+        assert server.request("POST", f"/api/kernels/{gap}/interrupt").status_code == 204
+        m, _ = ws.recv_until(lambda m: m["header"]["msg_type"] == "execute_reply"
+                             and m.get("parent_header", {}).get("msg_id") == mid, 15)
+        assert m["content"]["ename"] == "KeyboardInterrupt", m["content"]
+    finally:
+        ws.close()
+    assert server.execute(gap, "3+3;").result == "6"
