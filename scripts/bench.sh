@@ -13,6 +13,7 @@
 #   BENCH_QUICK=1       jbench --quick, a shorter floor run, no UTF-8-off many-clients run
 #   BENCH_SERVERS       which halves to run, in order (default "cellgate reference")
 #   BENCH_NO_FLOOR=1    skip the floor
+#   BENCH_KERNELS       native kernels to run through cellgate (default "pari gap")
 #   BENCH_OUT           where the figures go (default build/bench)
 #   BENCH_TIMEOUT       seconds per server run (default 1200; 400 with BENCH_QUICK)
 #   CELLGATE_BIN        the cellgate binary (default bin/cellgate)
@@ -41,7 +42,7 @@ if [[ ! -f $JBENCH ]]; then
 fi
 mkdir -p "$OUT"
 # figures from an earlier run must not end up in this run's table
-rm -f "$OUT"/{cellgate,reference,floor,many-cellgate,many-reference}.{json,out} "$OUT/summary.txt"
+rm -f "$OUT"/{cellgate,reference,floor,many-cellgate,many-reference,kernel-pari,kernel-gap}.{json,out} "$OUT/summary.txt"
 failed=()
 
 echo "== bench: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), ${quick[*]:-full run}; figures in $OUT/"
@@ -93,6 +94,23 @@ if [[ -z "${BENCH_QUICK:-}" || "${BENCH_QUICK}" == 0 ]]; then
     fi
   done
 fi
+
+# cellgate's native kernels through cellgate, the same workload (--quick):
+# their trivial cell beside ipykernel's. Their kernelspecs come from the
+# build tree through JUPYTER_PATH.
+for k in ${BENCH_KERNELS-pari gap}; do
+  [[ $SERVERS == *cellgate* && -f build/share/jupyter/kernels/$k/kernel.json ]] || continue
+  echo "== bench: jbench --kernel $k against cellgate"
+  # shellcheck disable=SC2016
+  if ! JUPYTER_PATH=$PWD/build/share/jupyter timeout --kill-after=20 400 \
+       "$PY" tests/integration/py/serve.py --quiet --timeout 360 -- \
+       bash -c 'exec "$0" "$1" --url "$CELLGATE_URL" --token "$CELLGATE_TOKEN" \
+                  --server-pid "$CELLGATE_PID" "${@:2}"' \
+       "$PY" "$JBENCH" --kernel "$k" --quick --json-out "$OUT/kernel-$k.json" >"$OUT/kernel-$k.out" 2>&1; then
+    echo "bench: jbench --kernel $k failed; see $OUT/kernel-$k.out" >&2
+    failed+=("kernel $k")
+  fi
+done
 
 if [[ -z "${BENCH_NO_FLOOR:-}" || "${BENCH_NO_FLOOR}" == 0 ]]; then
   echo "== bench: floor (ipykernel through jupyter_client, no server)"
@@ -187,6 +205,12 @@ if f_reply is not None:
             note = ("  (below the floor: within noise and the floor client's own overhead)"
                     if dr < 0 else "")
             print(f"{name} over the floor: reply {dr:+.1f} ms, idle {di:+.1f} ms{note}")
+for k in ("pari", "gap"):
+    d = load("kernel-" + k)
+    if d:
+        r, py = get(d, "execute_reply_s.median"), get(cg, "execute_reply_s.median")
+        print(f"native {k} through cellgate (--quick): kernel start {fmt(get(d, 'kernel_start_s.median'), 'ms')}, "
+              f"execute -> reply {fmt(r, 'ms')}" + (f" (ipykernel {fmt(py, 'ms')})" if py else ""))
 many = {n: load("many-" + n) for n in ("cellgate", "reference")}
 if all(many.values()):
     a, b = many["cellgate"]["total_s"], many["reference"]["total_s"]
