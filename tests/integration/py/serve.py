@@ -34,6 +34,8 @@ def main():
     ap.add_argument("--reference", action="store_true", help="Jupyter Server 1.23 instead of cellgate")
     ap.add_argument("--timeout", type=float, default=600, help="seconds the command may run (600)")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--native", action="append", default=[], metavar="KERNEL",
+                    help="also serve this native kernel from build/ (repeatable)")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     cmd = a.cmd[1:] if a.cmd[:1] == ["--"] else a.cmd
@@ -47,6 +49,10 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     srv = conftest.Server(a.reference)
+    for k in a.native:
+        if not srv.install_native(k):
+            print(f"serve: the {k} kernel is not built (make)", file=sys.stderr)
+            return 1
     rc, child = 1, None
     try:
         try:

@@ -3,41 +3,14 @@ sandbox: execute, error, interrupt (SIGINT through the REST API) and
 restart over the WebSocket. Needs `make` to have built the kernelspec in
 build/share/jupyter/kernels; the kernel runs as nobody, so the binary and
 the kernelspec must be readable by nobody."""
-import json
-import os
-import shutil
 import time
 
 import pytest
 
-from conftest import REPO
-
-BUILT = os.path.join(REPO, "build", "share", "jupyter", "kernels")
-
 
 def _install_native(server, name):
-    src = os.path.join(BUILT, name)
-    if not os.path.exists(os.path.join(src, "kernel.json")):
+    if not server.install_native(name):
         pytest.skip(f"the {name} kernelspec is not built (make)")
-    dst = os.path.join(server.kernelspec_dir, name)
-    if not os.path.exists(dst):
-        # The kernel binary goes beside the kernelspec in the test's tree:
-        # the checkout may sit where the sandbox cannot see it (a private
-        # /tmp) or where nobody may not enter (a 0700 directory).
-        shutil.copytree(src, dst)
-        with open(os.path.join(dst, "kernel.json")) as f:
-            spec = json.load(f)
-        binary = os.path.join(dst, os.path.basename(spec["argv"][0]))
-        shutil.copy(spec["argv"][0], binary)
-        os.chmod(binary, 0o755)
-        spec["argv"][0] = binary
-        with open(os.path.join(dst, "kernel.json"), "w") as f:
-            json.dump(spec, f)
-        for root, dirs, files in os.walk(dst):
-            for d in dirs:
-                os.chmod(os.path.join(root, d), 0o755)
-            for fname in files:
-                os.chmod(os.path.join(root, fname), 0o755 if fname == os.path.basename(binary) else 0o644)
 
 
 @pytest.fixture(scope="module")
