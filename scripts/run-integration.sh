@@ -55,27 +55,40 @@ for f in test.mjs run.mjs; do
   [[ -f $node_dir/$f ]] && { node_test=$node_dir/$f; break; }
 done
 if [[ -d $node_dir/node_modules && -n $node_test ]]; then
-  echo "== integration: node $node_test against $target, WS_PROTOCOL=v1 then legacy"
+  echo "== integration: node $node_test against $target"
   # one server for both runs, started and stopped exactly as the pytest fixture does
   export NODE_TEST=$node_test NODE_TIMEOUT
   # STRICT=1: also fail where Jupyter Server itself falls short (see its README)
   [[ ${#serve_args[@]} == 0 ]] && export STRICT=${STRICT:-1}
   # shellcheck disable=SC2016  # expanded by the inner shell
+  # python3 in both protocols; cellgate's native kernels (when built) in v1
+  runs="python3:v1 python3:legacy"
+  native=()
+  if [[ ${#serve_args[@]} == 0 ]]; then
+    for k in pari gap; do
+      if [[ -f build/share/jupyter/kernels/$k/kernel.json ]]; then
+        runs+=" $k:v1"
+        native+=(--native "$k")
+      fi
+    done
+  fi
+  export NODE_RUNS=$runs
   both='rc=0
-    for p in v1 legacy; do
-      echo "== integration: node WS_PROTOCOL=$p"
-      if WS_PROTOCOL=$p timeout --kill-after=10 "$NODE_TIMEOUT" node "$NODE_TEST"; then
-        echo "== integration: node ($p) passed"
+    for run in $NODE_RUNS; do
+      k=${run%%:*} p=${run#*:}
+      echo "== integration: node KERNEL=$k WS_PROTOCOL=$p"
+      if KERNEL=$k WS_PROTOCOL=$p timeout --kill-after=10 "$NODE_TIMEOUT" node "$NODE_TEST"; then
+        echo "== integration: node ($k, $p) passed"
       else
         r=$?; rc=1
-        [[ $r == 124 ]] && echo "integration: node ($p) timed out after ${NODE_TIMEOUT}s" >&2
-        echo "== integration: node ($p) FAILED (exit $r)" >&2
+        [[ $r == 124 ]] && echo "integration: node ($k, $p) timed out after ${NODE_TIMEOUT}s" >&2
+        echo "== integration: node ($k, $p) FAILED (exit $r)" >&2
       fi
     done
     exit $rc'
-  if timeout --kill-after=15 $((2 * NODE_TIMEOUT + 60)) \
-       "$PY" tests/integration/py/serve.py "${serve_args[@]}" --timeout $((2 * NODE_TIMEOUT + 30)) -- \
-       bash -c "$both"; then
+  if timeout --kill-after=15 $((4 * NODE_TIMEOUT + 60)) \
+       "$PY" tests/integration/py/serve.py "${serve_args[@]}" "${native[@]}" \
+         --timeout $((4 * NODE_TIMEOUT + 30)) -- bash -c "$both"; then
     echo "== integration: node passed"
   else
     failed+=("node $node_test (exit $?)")

@@ -33,6 +33,31 @@ const TOKEN = process.env.CELLGATE_TOKEN ?? '';
 const WS_PROTOCOL = (process.env.WS_PROTOCOL || 'v1').toLowerCase();
 const TRACE = process.env.TRACE === '1';
 const STRICT = process.env.STRICT === '1';
+// The kernelspec to drive (python3, or cellgate's native pari and gap), and
+// the code that does the same thing in each language. `input` is null where
+// the kernel has no stdin support yet.
+const KERNEL = process.env.KERNEL || 'python3';
+const LANGUAGES = {
+  python3: {
+    language: 'python', add: '1+1', print: 'print("hello")', error: ['1/0', 'ZeroDivisionError'],
+    input: { code: 'x = input("name? "); print(x.upper())', prompt: 'name? ', answer: 'cellgate', stdout: 'CELLGATE\n' },
+    sleep: 'import time; time.sleep(30)', one: '1'
+  },
+  pari: {
+    language: 'gp', add: '1+1', print: 'print("hello")', error: ['1/0', 'e_INV'],
+    input: { code: 'y = input("y? "); print(y^2)', prompt: 'y? ', answer: '12', stdout: '144\n' },
+    sleep: 'for(i=1,10^12,)', one: '1'
+  },
+  gap: {
+    language: 'gap', add: '1+1;', print: 'Print("hello\\n");', error: ['1/0;', 'GAPError'],
+    input: null, sleep: 'for i in [1..10^12] do od;', one: '1;'
+  }
+};
+const CODE = LANGUAGES[KERNEL];
+if (!CODE) {
+  console.log(`unknown KERNEL ${KERNEL}: expected one of ${Object.keys(LANGUAGES).join(', ')}`);
+  process.exit(2);
+}
 const RUN_DEADLINE_MS = 90_000;
 
 if (WS_PROTOCOL !== 'v1' && WS_PROTOCOL !== 'legacy') {
@@ -247,9 +272,9 @@ const steps = [
     }
     const specs = ctx.specManager.specs;
     assert(specs, 'KernelSpecManager loaded no specs');
-    assert(specs.kernelspecs.python3,
-      `no valid "python3" kernelspec after the library's validation; got ${Object.keys(specs.kernelspecs).join(', ')}`);
-    assertEq(specs.kernelspecs.python3.language, 'python', 'python3 kernelspec language');
+    assert(specs.kernelspecs[KERNEL],
+      `no valid "${KERNEL}" kernelspec after the library's validation; got ${Object.keys(specs.kernelspecs).join(', ')}`);
+    assertEq(specs.kernelspecs[KERNEL].language, CODE.language, `${KERNEL} kernelspec language`);
     // The library silently replaces a missing or unknown default with the
     // first spec, so judge "default" on the server's own answer.
     const raw = await api('GET', 'api/kernelspecs');
@@ -265,14 +290,14 @@ const steps = [
       path: 'it/test.ipynb',
       name: 'test.ipynb',
       type: 'notebook',
-      kernel: { name: 'python3' }
+      kernel: { name: KERNEL }
     });
     const s = ctx.session;
     assert(s.id, 'session has no id');
     assertEq(s.path, 'it/test.ipynb', 'session path');
     assertEq(s.type, 'notebook', 'session type');
     assert(s.kernel, 'session has no kernel connection');
-    assertEq(s.kernel.name, 'python3', 'session kernel name');
+    assertEq(s.kernel.name, KERNEL, 'session kernel name');
     ctx.kernel = s.kernel;
     ctx.kernelId = s.kernel.id;
     // Kernel messages go into the trace too: on a failure, the last ones
@@ -295,14 +320,14 @@ const steps = [
     }, 18_000, () => `kernel idle (status=${k.status}, connection=${k.connectionStatus})`);
     const info = await k.info;
     assertEq(info.status, 'ok', 'kernel_info_reply status');
-    assertEq(info.language_info.name, 'python', 'kernel_info_reply language_info.name');
+    assertEq(info.language_info.name, CODE.language, 'kernel_info_reply language_info.name');
     assert(channelSockets.length >= 1, 'no kernel WebSocket was opened');
     const proto = checkNegotiatedProtocol();
     assert(proto === true, proto);
   }],
 
   ['execute 1+1', 10_000, async () => {
-    const out = await execute(ctx.kernel, '1+1');
+    const out = await execute(ctx.kernel, CODE.add);
     assertEq(out.reply.content.status, 'ok', 'execute_reply status');
     assertEq(out.results.length, 1, `execute_result count (${describeOutputs(out)})`);
     assertEq(out.results[0].content.data['text/plain'], '2', 'execute_result text/plain');
@@ -311,17 +336,18 @@ const steps = [
   }],
 
   ['execute print("hello")', 10_000, async () => {
-    const out = await execute(ctx.kernel, 'print("hello")');
+    const out = await execute(ctx.kernel, CODE.print);
     assertEq(out.reply.content.status, 'ok', 'execute_reply status');
     assertEq(out.stdout, 'hello\n', `stdout stream text (${describeOutputs(out)})`);
   }],
 
   ['execute 1/0', 10_000, async () => {
-    const out = await execute(ctx.kernel, '1/0');
+    const [code, ename] = CODE.error;
+    const out = await execute(ctx.kernel, code);
     assertEq(out.errors.length, 1, `error output count (${describeOutputs(out)})`);
-    assertEq(out.errors[0].content.ename, 'ZeroDivisionError', 'error output ename');
+    assertEq(out.errors[0].content.ename, ename, 'error output ename');
     assertEq(out.reply.content.status, 'error', 'execute_reply status');
-    assertEq(out.reply.content.ename, 'ZeroDivisionError', 'execute_reply ename');
+    assertEq(out.reply.content.ename, ename, 'execute_reply ename');
     // After an error with stop_on_error, ipykernel aborts every request that
     // is already queued until its event loop turns once more (its
     // stop_on_error_timeout, 0 s by default). A fast server can get the next
@@ -331,25 +357,29 @@ const steps = [
   }],
 
   ['input() over stdin', 10_000, async () => {
+    if (!CODE.input) {
+      notices.push(`not applicable: the ${KERNEL} kernel has no stdin support yet`);
+      return;
+    }
     let prompt = null;
-    const out = await execute(ctx.kernel, 'x = input("name? "); print(x.upper())', {
+    const out = await execute(ctx.kernel, CODE.input.code, {
       onStdin: msg => {
         if (msg.header.msg_type !== 'input_request') return;
         prompt = msg.content.prompt;
-        ctx.kernel.sendInputReply({ status: 'ok', value: 'cellgate' }, msg.header);
+        ctx.kernel.sendInputReply({ status: 'ok', value: CODE.input.answer }, msg.header);
       }
     });
-    assertEq(prompt, 'name? ', 'input_request prompt');
+    assertEq(prompt, CODE.input.prompt, 'input_request prompt');
     assertEq(out.reply.content.status, 'ok', `execute_reply status (${describeOutputs(out)})`);
-    assertEq(out.stdout, 'CELLGATE\n', `stdout after input (${describeOutputs(out)})`);
+    assertEq(out.stdout, CODE.input.stdout, `stdout after input (${describeOutputs(out)})`);
   }],
 
-  ['interrupt time.sleep(30)', 15_000, async () => {
-    const done = execute(ctx.kernel, 'import time; time.sleep(30)');
+  ['interrupt a long computation', 15_000, async () => {
+    const done = execute(ctx.kernel, CODE.sleep);
     // Give the kernel time to actually enter sleep(); an interrupt that
     // lands before execution starts tests something else.
     const early = await Promise.race([done.then(() => true), sleep(1_000).then(() => false)]);
-    assert(!early, 'execution of time.sleep(30) finished before the interrupt was sent');
+    assert(!early, `execution of ${CODE.sleep} finished before the interrupt was sent`);
     const sentAt = Date.now();
     try {
       await ctx.kernel.interrupt();
@@ -375,7 +405,7 @@ const steps = [
     assertEq(k.id, ctx.kernelId, 'kernel id after restart');
     // restart() reopens the socket; the new one must negotiate the same way.
     assert(channelSockets.length > socketsBefore, 'restart() did not reopen the kernel WebSocket');
-    const out = await execute(k, '1');
+    const out = await execute(k, CODE.one);
     assertEq(out.reply.content.status, 'ok', 'execute_reply status');
     assertEq(out.reply.content.execution_count, 1, 'execution_count of the first execute after restart');
   }],
@@ -461,7 +491,7 @@ async function cleanup() {
 }
 
 async function main() {
-  say(`cellgate integration (node): ${BASE_URL} WS_PROTOCOL=${WS_PROTOCOL}`);
+  say(`cellgate integration (node): ${BASE_URL} WS_PROTOCOL=${WS_PROTOCOL} KERNEL=${KERNEL}`);
   // Library code throws from socket callbacks (e.g. on an unknown
   // subprotocol); surface that instead of dying with a bare stack.
   let stray = null;
