@@ -169,6 +169,11 @@ class GapBehaviour(unittest.TestCase):
         self.assertEqual(reply["status"], "error")
         reply, _ = self.run_cell("r := function(n) return r(n+1); end;; r(1);", timeout=120)
         self.assertEqual(reply["status"], "error")
+        # megabytes of code in one cell: 4 MB of statements
+        reply, out = self.run_cell("x := 1;;\n" * 450000 + "x + 1;", timeout=120)
+        self.assertIn(reply["status"], ("ok", "error"))
+        if reply["status"] == "ok":
+            self.assertEqual(self.result_of(out), "2")
         self.assert_alive()
 
     def test_character_table(self):

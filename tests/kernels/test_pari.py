@@ -208,6 +208,11 @@ class PariBehaviour(unittest.TestCase):
         self.assertIn(reply["status"], ("ok", "error"))
         reply, _ = self.run_cell('"unterminated')
         self.assertEqual(reply["status"], "error")
+        # megabytes of code in one cell: 4 MB of statements
+        reply, out = self.run_cell("x = 1;\n" * 600000 + "x + 1", timeout=120)
+        self.assertIn(reply["status"], ("ok", "error"))
+        if reply["status"] == "ok":
+            self.assertEqual(self.result_of(out)["text/plain"], "2")
         self.assert_alive()
 
 
