@@ -27,7 +27,8 @@ typedef struct msgq {
 } msgq_t;
 
 int msgq_push(msgq_t *q, kchannel_t ch, wire_msg_t *msg, size_t max_msgs, size_t max_bytes);
-/* Removes the oldest item; the caller owns the returned message reference. */
+/* Removes the oldest item; the caller owns the returned message reference.
+ * ch (may be NULL) gets its channel. */
 wire_msg_t *msgq_pop(msgq_t *q, kchannel_t *ch);
 void msgq_clear(msgq_t *q);
 

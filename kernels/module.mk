@@ -39,7 +39,7 @@ $(PARI_KSPEC)/kernel.json: kernels/pari/kernel.json.in $(PARI_BIN)
 	@mkdir -p $(dir $@)
 	sed 's|@BIN@|$(abspath $(PARI_BIN))|' $< > $@
 
-$(PARI_KSPEC)/logo-64x64.png $(PARI_KSPEC)/logo-32x32.png: kernels/pari/make_logo.py
+$(PARI_KSPEC)/logo-64x64.png $(PARI_KSPEC)/logo-32x32.png: kernels/pari/make_logo.py kernels/kside/logo_png.py
 	@mkdir -p $(dir $@)
 	$(PY) $< $(PARI_KSPEC)
 
@@ -53,7 +53,7 @@ $(GAP_KSPEC)/kernel.json: kernels/gap/kernel.json.in $(GAP_BIN)
 	@mkdir -p $(dir $@)
 	sed 's|@BIN@|$(abspath $(GAP_BIN))|' $< > $@
 
-$(GAP_KSPEC)/logo-64x64.png $(GAP_KSPEC)/logo-32x32.png: kernels/gap/make_logo.py
+$(GAP_KSPEC)/logo-64x64.png $(GAP_KSPEC)/logo-32x32.png: kernels/gap/make_logo.py kernels/kside/logo_png.py
 	@mkdir -p $(dir $@)
 	$(PY) $< $(GAP_KSPEC)
 

@@ -27,8 +27,7 @@ int msgq_push(msgq_t *q, kchannel_t ch, wire_msg_t *msg, size_t max_msgs, size_t
 
 	/* At the cap the oldest go first: the newest output is what matters. */
 	while (q->head && (q->count + 1 > max_msgs || q->bytes + size > max_bytes)) {
-		kchannel_t dummy;
-		wire_msg_t *old = msgq_pop(q, &dummy);
+		wire_msg_t *old = msgq_pop(q, NULL);
 
 		wire_msg_unref(&old);
 		q->dropped++;
@@ -64,7 +63,8 @@ wire_msg_t *msgq_pop(msgq_t *q, kchannel_t *ch)
 		q->tail = NULL;
 	q->count--;
 	q->bytes -= wire_msg_size(it->msg);
-	*ch = it->ch;
+	if (ch)
+		*ch = it->ch;
 	msg = it->msg;
 	free(it);
 	return msg;
@@ -72,10 +72,9 @@ wire_msg_t *msgq_pop(msgq_t *q, kchannel_t *ch)
 
 void msgq_clear(msgq_t *q)
 {
-	kchannel_t ch;
 	wire_msg_t *m;
 
-	while ((m = msgq_pop(q, &ch)))
+	while ((m = msgq_pop(q, NULL)))
 		wire_msg_unref(&m);
 	q->dropped = 0;
 }

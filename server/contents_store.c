@@ -161,7 +161,7 @@ int contents_save_notebook(app_t *app, const cpath_root_t *root, const char *rel
 {
 	char id[STORE_ID_LEN] = "", sha[STORE_HASH_LEN], branch[STORE_MAX_BRANCH + 1];
 	wfile_t w = { .dirfd = -1 };
-	bool is_placeholder = false;
+	bool is_name_claimed = false;
 	json_t *cps;
 	buf_t b;
 	int rc;
@@ -188,7 +188,7 @@ int contents_save_notebook(app_t *app, const cpath_root_t *root, const char *rel
 			goto out;
 		}
 		close(fd);
-		is_placeholder = true;
+		is_name_claimed = true;
 	} else if (w.has_file && S_ISREG(w.st.st_mode)) {
 		/* an edit made on disk since the last version becomes a
 		 * version of its own first: a save never loses it */
@@ -208,7 +208,7 @@ int contents_save_notebook(app_t *app, const cpath_root_t *root, const char *rel
 	store_sha256_hex(b.data, b.len, sha);
 	if ((rc = store_write_file_atomic(w.path, b.data, b.len, err)))
 		goto out;
-	is_placeholder = false;
+	is_name_claimed = false;
 	keep_owner(&w);
 	if ((rc = store_checkout_record(app->store, rel, branch, id, sha, err)))
 		goto out;
@@ -220,7 +220,7 @@ int contents_save_notebook(app_t *app, const cpath_root_t *root, const char *rel
 		json_decref(contents_checkpoint_create(app, root, rel, NULL));
 	json_decref(cps);
 out:
-	if (is_placeholder)
+	if (is_name_claimed)
 		unlinkat(w.dirfd, w.leaf, 0);
 	wfile_close(&w);
 	buf_free(&b);

@@ -131,28 +131,48 @@ static void reply_aborted(kside_t *ks, wire_msg_t *m)
 	kside_publish_status(ks, ks->iopub_push, m, "idle");
 }
 
-/* After an error with stop_on_error, what the client had already queued is
- * answered "aborted" without running, as ipykernel does. */
-static void abort_queued(kside_t *ks)
+/* Requests answered "aborted" after one error, at most; more stay queued
+ * and run, which only a client flooding the kernel would notice. */
+#define ABORT_MAX 256
+
+/*
+ * After an error with stop_on_error, what the client had already queued is
+ * answered "aborted" without running, as ipykernel does. They are taken off
+ * the socket before the failing request's reply goes out: a request sent
+ * after the client saw that reply was not queued behind the error and runs.
+ */
+static size_t take_queued(kside_t *ks, wire_msg_t **out, size_t max)
 {
-	for (;;) {
+	size_t n = 0;
+
+	while (n < max) {
 		zmq_pollitem_t it = { ks->shell, 0, ZMQ_POLLIN, 0 };
 		wire_msg_t *m;
 
 		if (zmq_poll(&it, 1, 0) <= 0)
 			break;
 		m = kside_recv(ks, ks->shell);
-		if (m) {
-			if (!strcmp(m->msg_type, "kernel_info_request"))
-				kside_shell_dispatch(ks, m);
-			else
-				reply_aborted(ks, m);
-		}
-		wire_msg_unref(&m);
+		if (m)
+			out[n++] = m;
+	}
+	return n;
+}
+
+static void answer_aborted(kside_t *ks, wire_msg_t **queued, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(queued[i]->msg_type, "kernel_info_request"))
+			kside_shell_dispatch(ks, queued[i]);
+		else
+			reply_aborted(ks, queued[i]);
+		wire_msg_unref(&queued[i]);
 	}
 }
 
-static bool handle_execute(kside_t *ks, wire_msg_t *m, json_t *c)
+/* Runs one execute_request; what was queued behind a failure that stops on
+ * error goes into aborted (n_aborted set). */
+static void handle_execute(kside_t *ks, wire_msg_t *m, json_t *c, wire_msg_t **aborted,
+			   size_t *n_aborted)
 {
 	const char *code = NULL;
 	int silent = 0, store_history = 1, allow_stdin = 1, stop_on_error = 1;
@@ -167,7 +187,7 @@ static bool handle_execute(kside_t *ks, wire_msg_t *m, json_t *c)
 				      "execution_count", (json_int_t)ks->execution_count,
 				      "ename", "BadRequest", "evalue",
 				      "execute_request without a code string", "traceback"));
-		return false;
+		return;
 	}
 	if (silent)
 		store_history = 0;
@@ -200,8 +220,9 @@ static bool handle_execute(kside_t *ks, wire_msg_t *m, json_t *c)
 	json_object_set_new(reply, "execution_count", json_integer(ks->execution_count));
 	if (store_history)
 		history_add(ks, ks->execution_count, code, ks->last_result_text);
+	if (failed && stop_on_error)
+		*n_aborted = take_queued(ks, aborted, ABORT_MAX);
 	kside_reply(ks, ks->shell, m, "execute_reply", reply);
-	return failed && stop_on_error;
 }
 
 static json_t *with_status(json_t *content)
@@ -219,7 +240,8 @@ void kside_shell_dispatch(kside_t *ks, wire_msg_t *m)
 	const char *code = "";
 	json_int_t cursor = 0;
 	int detail = 0;
-	bool abort_after = false;
+	wire_msg_t *aborted[ABORT_MAX];
+	size_t n_aborted = 0;
 
 	json_unpack(c, "{s?s, s?I, s?i}", "code", &code, "cursor_pos", &cursor,
 		    "detail_level", &detail);
@@ -228,7 +250,7 @@ void kside_shell_dispatch(kside_t *ks, wire_msg_t *m)
 	ks->parent = m;
 	kside_publish_status(ks, ks->iopub_push, m, "busy");
 	if (!strcmp(t, "execute_request")) {
-		abort_after = handle_execute(ks, m, c);
+		handle_execute(ks, m, c, aborted, &n_aborted);
 	} else if (!strcmp(t, "kernel_info_request")) {
 		kside_reply(ks, ks->shell, m, "kernel_info_reply", kside_kernel_info(ks));
 	} else if (!strcmp(t, "complete_request")) {
@@ -278,6 +300,5 @@ void kside_shell_dispatch(kside_t *ks, wire_msg_t *m)
 	kside_publish_status(ks, ks->iopub_push, m, "idle");
 	ks->parent = NULL;
 	json_decref(c);
-	if (abort_after)
-		abort_queued(ks);
+	answer_aborted(ks, aborted, n_aborted);
 }

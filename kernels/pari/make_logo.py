@@ -5,9 +5,10 @@ PARI's dark blue, drawn pixel by pixel so the build needs nothing but the
 standard library."""
 import math
 import os
-import struct
 import sys
-import zlib
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "kside"))
+from logo_png import write_logos  # noqa: E402
 
 
 def pixel(x, y, n):
@@ -28,24 +29,6 @@ def pixel(x, y, n):
     return (31, 58, 120, 255)
 
 
-def png(n):
-    rows = b"".join(b"\0" + b"".join(bytes(pixel(x, y, n)) for x in range(n)) for y in range(n))
-
-    def chunk(kind, data):
-        c = kind + data
-        return struct.pack(">I", len(data)) + c + struct.pack(">I", zlib.crc32(c) & 0xFFFFFFFF)
-
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", n, n, 8, 6, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b""))
-
-
-def main():
-    out = sys.argv[1]
-    os.makedirs(out, exist_ok=True)
-    for n in (64, 32):
-        with open(os.path.join(out, f"logo-{n}x{n}.png"), "wb") as f:
-            f.write(png(n))
-
 
 if __name__ == "__main__":
-    main()
+    write_logos(sys.argv[1], pixel)

@@ -10,7 +10,7 @@ import time
 import unittest
 
 import jupyter_kernel_test as jkt
-from jupyter_client.manager import start_new_kernel
+from kernel_session import KernelSession, collect
 
 
 class GapConformance(jkt.KernelTests):
@@ -38,43 +38,12 @@ class GapConformance(jkt.KernelTests):
     code_inspect_sample = "SymmetricGroup"
 
 
-def _collect(kc, msg_id, timeout=30):
-    """IOPub messages of one request up to its idle status, and its reply."""
-    out = []
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        m = kc.get_iopub_msg(timeout=timeout)
-        if m["parent_header"].get("msg_id") != msg_id:
-            continue
-        if m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
-            break
-        out.append(m)
-    reply = kc.get_shell_msg(timeout=timeout)
-    while reply["parent_header"].get("msg_id") != msg_id:
-        reply = kc.get_shell_msg(timeout=timeout)
-    return reply["content"], out
-
-
-class GapBehaviour(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.km, cls.kc = start_new_kernel(kernel_name="gap")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.kc.stop_channels()
-        cls.km.shutdown_kernel()
-
-    def run_cell(self, code, timeout=30, **kw):
-        return _collect(self.kc, self.kc.execute(code, **kw), timeout)
+class GapBehaviour(KernelSession):
+    kernel_name = "gap"
 
     def result_of(self, out):
-        res = [m["content"] for m in out if m["msg_type"] == "execute_result"]
-        return res[-1]["data"]["text/plain"] if res else None
-
-    def stdout_of(self, out):
-        return "".join(m["content"]["text"] for m in out
-                       if m["msg_type"] == "stream" and m["content"]["name"] == "stdout")
+        data = self.result_data(out)
+        return data["text/plain"] if data else None
 
     def assert_alive(self):
         reply, out = self.run_cell("2+3;")
@@ -119,17 +88,19 @@ class GapBehaviour(unittest.TestCase):
             time.sleep(0.5)
             t0 = time.time()
             self.km.interrupt_kernel()
-            reply, out = _collect(self.kc, msg_id, timeout=10)
+            reply, out = collect(self.kc, msg_id, timeout=10)
             self.assertLess(time.time() - t0, 5)
             self.assertEqual(reply["status"], "error")
             self.assertEqual(reply["ename"], "KeyboardInterrupt")
             self.assert_alive()
 
     def test_stop_on_error_aborts_queued(self):
-        first = self.kc.execute("1/0;")
+        # the failing cell runs a moment first, so the second is surely
+        # queued behind it when it fails (only queued requests are aborted)
+        first = self.kc.execute("for i in [1..2*10^7] do od; 1/0;")
         second = self.kc.execute("b := 1;")
-        self.assertEqual(_collect(self.kc, first)[0]["status"], "error")
-        self.assertEqual(_collect(self.kc, second)[0]["status"], "aborted")
+        self.assertEqual(collect(self.kc, first)[0]["status"], "error")
+        self.assertEqual(collect(self.kc, second)[0]["status"], "aborted")
 
     def test_completion_of_user_names(self):
         self.run_cell("mysquare := x -> x^2;; myvalue := 3;;")

@@ -8,10 +8,10 @@ stop_on_error, history, completion and inspection.
 """
 import time
 import unittest
-from queue import Empty
 
 import jupyter_kernel_test as jkt
 from jupyter_client.manager import start_new_kernel
+from kernel_session import KernelSession, collect
 
 
 class PariConformance(jkt.KernelTests):
@@ -40,38 +40,11 @@ class PariConformance(jkt.KernelTests):
     code_inspect_sample = "factor"
 
 
-def _collect(kc, msg_id, timeout=30):
-    """IOPub messages of one request up to its idle status, and its reply."""
-    out = []
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        m = kc.get_iopub_msg(timeout=timeout)
-        if m["parent_header"].get("msg_id") != msg_id:
-            continue
-        if m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
-            break
-        out.append(m)
-    reply = kc.get_shell_msg(timeout=timeout)
-    assert reply["parent_header"]["msg_id"] == msg_id
-    return reply["content"], out
-
-
-class PariBehaviour(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.km, cls.kc = start_new_kernel(kernel_name="pari")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.kc.stop_channels()
-        cls.km.shutdown_kernel()
-
-    def run_cell(self, code, timeout=30, **kw):
-        return _collect(self.kc, self.kc.execute(code, **kw), timeout)
+class PariBehaviour(KernelSession):
+    kernel_name = "pari"
 
     def result_of(self, out):
-        res = [m["content"] for m in out if m["msg_type"] == "execute_result"]
-        return res[-1]["data"] if res else None
+        return self.result_data(out)
 
     def assert_alive(self):
         reply, out = self.run_cell("2+3")
@@ -115,7 +88,7 @@ class PariBehaviour(unittest.TestCase):
             time.sleep(0.5)
             t0 = time.time()
             self.km.interrupt_kernel()
-            reply, out = _collect(self.kc, msg_id, timeout=10)
+            reply, out = collect(self.kc, msg_id, timeout=10)
             self.assertLess(time.time() - t0, 5)
             self.assertEqual(reply["status"], "error")
             self.assertEqual(reply["ename"], "KeyboardInterrupt")
@@ -138,15 +111,15 @@ class PariBehaviour(unittest.TestCase):
         # queued behind it when it fails (only queued requests are aborted)
         first = self.kc.execute("for(i=1,3*10^6,); 1/0")
         second = self.kc.execute("b = 1")
-        r1, _ = _collect(self.kc, first)
+        r1, _ = collect(self.kc, first)
         self.assertEqual(r1["status"], "error")
-        r2, _ = _collect(self.kc, second)
+        r2, _ = collect(self.kc, second)
         self.assertEqual(r2["status"], "aborted")
         # without stop_on_error the next one runs
         first = self.kc.execute("1/0", stop_on_error=False)
         second = self.kc.execute("c = 2")
-        self.assertEqual(_collect(self.kc, first)[0]["status"], "error")
-        self.assertEqual(_collect(self.kc, second)[0]["status"], "ok")
+        self.assertEqual(collect(self.kc, first)[0]["status"], "error")
+        self.assertEqual(collect(self.kc, second)[0]["status"], "ok")
 
     def test_silent(self):
         before, _ = self.run_cell("1")
@@ -162,7 +135,7 @@ class PariBehaviour(unittest.TestCase):
         self.assertEqual(req["msg_type"], "input_request")
         self.assertEqual(req["content"]["prompt"], "y? ")
         self.kc.input("12")
-        reply, out = _collect(self.kc, msg_id)
+        reply, out = collect(self.kc, msg_id)
         self.assertEqual(reply["status"], "ok")
         self.assertEqual(self.result_of(out)["text/plain"], "144")
         reply, out = self.run_cell("input()", allow_stdin=False)
@@ -220,10 +193,10 @@ class PariRestart(unittest.TestCase):
     def test_restart_and_shutdown(self):
         km, kc = start_new_kernel(kernel_name="pari")
         try:
-            _collect(kc, kc.execute("z = 99"))
+            collect(kc, kc.execute("z = 99"))
             km.restart_kernel(now=False)
             kc.wait_for_ready(timeout=30)
-            reply, out = _collect(kc, kc.execute("z"))
+            reply, out = collect(kc, kc.execute("z"))
             data = [m["content"]["data"] for m in out if m["msg_type"] == "execute_result"]
             self.assertEqual(data[-1]["text/plain"], "z")  # a fresh session
         finally:

@@ -124,11 +124,11 @@ def descendants(root_pid):
         if st:
             info[int(d)] = st
             children.setdefault(st[0], []).append(int(d))
-    out, todo = {}, list(children.get(root_pid, []))
-    while todo:
-        p = todo.pop()
+    out, pending = {}, list(children.get(root_pid, []))
+    while pending:
+        p = pending.pop()
         out[(p, info[p][1])] = proc_cmdline(p)
-        todo.extend(children.get(p, []))
+        pending.extend(children.get(p, []))
     return out
 
 

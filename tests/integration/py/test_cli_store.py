@@ -4,7 +4,6 @@ The CLI opens the same sqlite file as the server (WAL lets both in), so
 what the contents API saved is what the CLI lists and exports, byte for
 byte as nbformat.write.
 """
-import copy
 import json
 import os
 import subprocess
@@ -14,7 +13,7 @@ import nbformat
 import pytest
 
 from conftest import cellgate_bin
-from test_versions import contents, expected_bytes, make_nb, save, version_of, log
+from test_versions import contents, expected_bytes, make_nb, save, version_of
 
 pytestmark = pytest.mark.cellgate_only(reason="cellgate's own command line")
 

@@ -7,7 +7,6 @@ are created, checked out into the working copy and deleted; two versions
 diff cell by cell. The working copy is byte-identical to nbformat.write.
 """
 import copy
-import json
 import os
 import uuid
 
