@@ -22,6 +22,7 @@ struct app {
 	kmgr_t *kernels;
 	sessions_t *sessions;
 	store_t *store;          /* STATE/store.sqlite: every notebook version */
+	unsigned char login_key[32]; /* signs login cookies: auth_init, cookie.h */
 	double started_at;
 	double last_activity;
 	bool is_stopping;

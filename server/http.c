@@ -515,12 +515,11 @@ void http_dispatch(http_req_t *r)
 		return;
 	}
 	route = route_match(r->path, r->method, r->scratch, r->params, &n_params);
+	/* before the 404: without credentials, which paths exist is not told */
+	if (!auth_admit(r, route && route->is_public))
+		return;
 	if (!route) {
 		http_respond_error(r, 404, "not found");
-		return;
-	}
-	if (!route->is_public && !auth_request_is_allowed(r)) {
-		http_respond_error(r, 403, "a valid token is required");
 		return;
 	}
 	if (!(route->methods & r->method)) {
