@@ -187,7 +187,7 @@ void login_page(http_req_t *r)
 	render_form(r, 200, next, xsrf_ensure_cookie(r, xsrf), NULL);
 }
 
-/* A field of the form body, else of the query. */
+/* A field of the form body (application/x-www-form-urlencoded), or NULL. */
 static const char *field(const http_req_t *r, const char *name, char *out, size_t n)
 {
 	const char *ctype = http_header(r, "content-type"), *body, *v;
