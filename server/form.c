@@ -50,6 +50,8 @@ const char *form_field(const char *body, size_t len, const char *name, char *out
 		eq = memchr(p, '=', (size_t)(amp - p));
 		if (eq && (size_t)(eq - p) == nlen && memcmp(p, name, nlen) == 0)
 			return form_decode(eq + 1, (size_t)(amp - eq - 1), true, out, n) ? out : NULL;
+		if (amp == end)
+			break;
 		p = amp + 1;
 	}
 	return NULL;

@@ -2,12 +2,10 @@
 #include "login.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "../common/buf.h"
-#include "../common/util.h"
 #include "app.h"
 #include "auth.h"
 #include "form.h"
