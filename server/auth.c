@@ -3,6 +3,7 @@
 #include "auth.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -138,25 +139,30 @@ bool auth_is_xsrf_get_path(const char *path)
 void auth_issue_login(http_req_t *r)
 {
 	const app_t *app = http_app(r);
-	char name[COOKIE_NAME_MAX], value[COOKIE_LOGIN_MAX], header[512], xsrf[XSRF_MAX];
+	char name[COOKIE_NAME_MAX], value[COOKIE_LOGIN_MAX], attrs[64], xsrf[XSRF_MAX], *header;
 
 	cookie_login_name(http_header(r, "host"), name);
 	if (cookie_login_sign(app->login_key, (long long)util_unix_time(), value))
 		return;
-	snprintf(header, sizeof header, "%s=%s; Path=%s; Max-Age=%d; HttpOnly; SameSite=Lax", name,
-		 value, app->cfg.base_url, COOKIE_LOGIN_MAX_AGE);
+	snprintf(attrs, sizeof attrs, "; Max-Age=%d; HttpOnly; SameSite=Lax", COOKIE_LOGIN_MAX_AGE);
+	header = cookie_set_value(name, value, app->cfg.base_url, attrs);
+	if (!header)
+		return;
 	http_add_header(r, "set-cookie", header);
+	free(header);
 	xsrf_ensure_cookie(r, xsrf);
 }
 
 void auth_clear_login(http_req_t *r)
 {
-	char name[COOKIE_NAME_MAX], header[512];
+	char name[COOKIE_NAME_MAX], *header;
 
 	cookie_login_name(http_header(r, "host"), name);
-	snprintf(header, sizeof header, "%s=; Path=%s; Max-Age=0; HttpOnly; SameSite=Lax", name,
-		 http_app(r)->cfg.base_url);
-	http_add_header(r, "set-cookie", header);
+	header = cookie_set_value(name, "", http_app(r)->cfg.base_url,
+				  "; Max-Age=0; HttpOnly; SameSite=Lax");
+	if (header)
+		http_add_header(r, "set-cookie", header);
+	free(header);
 }
 
 /* --- the gate ------------------------------------------------------------------ */
@@ -174,12 +180,15 @@ static bool append_param(char *next, size_t n, const char *name, const char *val
 
 	if (!form_encode(name, ename, sizeof ename) || !form_encode(value, evalue, sizeof evalue))
 		return false;
-	return (size_t)snprintf(next + len, n - len, "%s%s=%s", first ? "?" : "&", ename,
-				evalue) < n - len;
+	if ((size_t)snprintf(next + len, n - len, "%s%s=%s", first ? "?" : "&", ename, evalue) <
+	    n - len)
+		return true;
+	next[len] = '\0'; /* no half a parameter */
+	return false;
 }
 
-/* 302 to the login form, with the page (and its query, but for credentials)
- * as next. */
+/* 302 to the login form, with the page (and those of its query parameters
+ * that JupyterLab reads) as next. */
 static void redirect_to_login(http_req_t *r)
 {
 	const char *base = http_app(r)->cfg.base_url;

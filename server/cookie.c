@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../common/buf.h"
 #include "../common/util.h"
 
 #define SECRET_FILE "cookie_secret"
@@ -53,6 +54,19 @@ const char *cookie_get(const char *header, const char *name, char *out, size_t n
 	return NULL;
 }
 
+char *cookie_set_value(const char *name, const char *value, const char *path, const char *attrs)
+{
+	buf_t b;
+
+	buf_init(&b, 0);
+	/* built whole or not at all: a cut value could lose HttpOnly */
+	if (buf_printf(&b, "%s=%s; Path=%s%s", name, value, path, attrs)) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_steal(&b, NULL);
+}
+
 /* --- the secret --------------------------------------------------------- */
 
 static int hex_decode(const char *hex, size_t nbytes, uint8_t *out)
@@ -76,7 +90,8 @@ static int secret_create(int dirfd, uint8_t secret[COOKIE_KEY_LEN], err_t *err)
 	if (util_random_bytes(secret, COOKIE_KEY_LEN))
 		return err_set(err, CG_ESYS, "cannot make a cookie secret");
 	util_hex_encode(secret, COOKIE_KEY_LEN, hex);
-	strcat(hex, "\n");
+	hex[2 * COOKIE_KEY_LEN] = '\n';
+	hex[2 * COOKIE_KEY_LEN + 1] = '\0';
 	fd = openat(dirfd, SECRET_FILE, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return err_set(err, CG_ESYS, "cannot create the cookie secret: %s", strerror(errno));

@@ -30,6 +30,10 @@
  */
 const char *cookie_get(const char *header, const char *name, char *out, size_t n);
 
+/* A Set-Cookie header value: "name=value; Path=path" and attrs ("; ..."
+ * each). Caller owns the returned string; NULL when out of memory. */
+char *cookie_set_value(const char *name, const char *value, const char *path, const char *attrs);
+
 /* Reads STATE/cookie_secret, creating it (0600, random) when absent; a file
  * that is not a regular file of ours, or is readable by others, is refused. */
 int cookie_secret_load(const char *state_dir, uint8_t secret[COOKIE_KEY_LEN], err_t *err);

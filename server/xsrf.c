@@ -1,7 +1,7 @@
 /* The _xsrf double submit. See xsrf.h. */
 #include "xsrf.h"
 
-#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -46,15 +46,17 @@ bool xsrf_is_valid(const http_req_t *r)
 
 const char *xsrf_ensure_cookie(http_req_t *r, char out[XSRF_MAX])
 {
-	char header[XSRF_MAX + 128];
+	char *header;
 
 	if (xsrf_cookie(r, out))
 		return out;
 	if (util_random_hex(out, 16))
 		return NULL;
 	/* not HttpOnly: JupyterLab's scripts read it to send it back */
-	snprintf(header, sizeof header, "%s=%s; Path=%s; SameSite=Lax", XSRF_COOKIE, out,
-		 http_app(r)->cfg.base_url);
+	header = cookie_set_value(XSRF_COOKIE, out, http_app(r)->cfg.base_url, "; SameSite=Lax");
+	if (!header)
+		return NULL;
 	http_add_header(r, "set-cookie", header);
+	free(header);
 	return out;
 }
