@@ -228,6 +228,7 @@ def test_browser_other_origin_cannot_use_the_session(server, kernel, browser):
 
 
 class _Blank(http.server.BaseHTTPRequestHandler):
+    timeout = 10  # a connection the browser opens and leaves idle must not hold the server
     def do_GET(self):  # noqa: N802 - http.server's name
         body = b"<!DOCTYPE html><title>another origin</title>"
         self.send_response(200)
@@ -245,7 +246,8 @@ def test_browser_same_site_other_port_refused_by_origin(server, kernel, browser)
     browser sends it the login cookie (SameSite=Lax does not stop it), so
     only the Origin check and XSRF stand in its way."""
     browser.goto(f"{server.url}/api/status?token={server.token}")
-    httpd = http.server.HTTPServer(("127.0.0.1", free_port()), _Blank)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), _Blank)
+    httpd.daemon_threads = True
     t = threading.Thread(target=httpd.serve_forever, daemon=True)
     t.start()
     try:
