@@ -27,11 +27,25 @@ int auth_init(app_t *app, err_t *err)
 	return rc;
 }
 
-bool auth_token_is_valid(const app_t *app, const char *token, size_t len)
+bool auth_is_server_token(const app_t *app, const char *token, size_t len)
 {
 	const char *expect = app->cfg.token;
 
 	return token && util_secret_equal(token, len, expect, strlen(expect));
+}
+
+bool auth_token_is_valid(const app_t *app, const char *token, size_t len)
+{
+	return auth_is_server_token(app, token, len);
+}
+
+/* The login cookie stands for the server's own token and nothing else:
+ * only that token, in the URL, earns one. */
+static bool has_server_token_in_query(const http_req_t *r)
+{
+	const char *t = http_query(r, "token");
+
+	return t && auth_is_server_token(http_app(r), t, strlen(t));
 }
 
 const char *auth_token_from_header(const char *value, size_t *len)
@@ -259,7 +273,7 @@ bool auth_admit(http_req_t *r, bool is_public)
 	}
 	if (kind == AUTH_COOKIE && auth_is_xsrf_get_path(http_path(r)) && !xsrf_is_valid(r))
 		return refuse(r, "'_xsrf' argument missing or not matching the _xsrf cookie");
-	if (m == HTTP_GET && kind == AUTH_TOKEN && http_query(r, "token") &&
+	if (m == HTTP_GET && kind == AUTH_TOKEN && has_server_token_in_query(r) &&
 	    !auth_has_login_cookie(r))
 		auth_issue_login(r);
 	else if (m == HTTP_GET && auth_is_page_path(http_path(r)))

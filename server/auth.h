@@ -37,6 +37,10 @@ typedef enum auth_kind {
  * the login key from it and the token. */
 int auth_init(app_t *app, err_t *err);
 
+/* True for the server's own token (--token), compared in constant time:
+ * the only credential a login cookie is issued for. */
+bool auth_is_server_token(const app_t *app, const char *token, size_t len);
+/* True for any token that authenticates a request. */
 bool auth_token_is_valid(const app_t *app, const char *token, size_t len);
 /* The token an Authorization header value carries, or NULL; *len set. */
 const char *auth_token_from_header(const char *value, size_t *len);

@@ -166,13 +166,14 @@ static void redirect(http_req_t *r, const char *location)
 
 void login_page(http_req_t *r)
 {
-	const char *base = http_app(r)->cfg.base_url;
+	const char *base = http_app(r)->cfg.base_url, *t = http_query(r, "token");
 	char next[LOGIN_NEXT_MAX], xsrf[XSRF_MAX];
 
 	login_next_sanitise(base, http_query(r, "next"), next, sizeof next);
 	switch (auth_identify(r)) {
 	case AUTH_TOKEN:
-		if (!auth_has_login_cookie(r))
+		if (!auth_has_login_cookie(r) && t &&
+		    auth_is_server_token(http_app(r), t, strlen(t)))
 			auth_issue_login(r);
 		redirect(r, next);
 		return;
@@ -218,7 +219,7 @@ void login_submit(http_req_t *r)
 	token = field(r, "password", pw, sizeof pw);
 	if (!token || !*token)
 		token = field(r, "token", pw, sizeof pw);
-	if (!token || !auth_token_is_valid(http_app(r), token, strlen(token))) {
+	if (!token || !auth_is_server_token(http_app(r), token, strlen(token))) {
 		explicit_bzero(pw, sizeof pw);
 		render_form(r, 403, next, xsrf_cookie(r, xsrf), "Invalid token.");
 		return;
