@@ -482,3 +482,39 @@ def test_no_credentials_in_log(server):
     log = log.replace(banner, "")
     for secret in (server.token, s.cookies.get(cookie_name(server)), xsrf):
         assert secret not in log
+
+
+# ---------------------------------------------------------------- under a base URL
+
+@pytest.fixture(scope="module")
+def based_server():
+    srv = Server(REFERENCE, extra_args=["--base-url", "/nb/"])
+    srv.url += "/nb"
+    srv.ws_base += "/nb"
+    yield from run_server(srv)
+
+
+def test_cookies_and_redirects_under_base_url(based_server):
+    srv = based_server
+    s = requests.Session()
+    r = s.get(srv.url + f"/api/status?token={srv.token}", timeout=30)
+    assert r.status_code == 200
+    cookies = set_cookies(r)
+    assert attrs(cookies[cookie_name(srv)]).get("path") == "/nb/"
+    assert attrs(cookies["_xsrf"]).get("path") == "/nb/"
+    assert s.get(srv.url + "/api/kernels", timeout=30).status_code == 200
+    # pages lead to the login form under the base URL, and back
+    r = requests.get(srv.url + "/lab", allow_redirects=False, timeout=30)
+    assert r.status_code == 302 and r.headers["location"] == "/nb/login?next=/nb/lab"
+    r = s.get(srv.url + "/login", params={"next": "/nb/lab"}, allow_redirects=False, timeout=30)
+    assert r.headers["location"] == "/nb/lab"
+    # outside the base URL, or hostile: the base URL
+    for bad in ("/lab", "/nbx/lab", "//evil.example", "/nb//evil.example", "/nb/../x"):
+        r = s.get(srv.url + "/login", params={"next": bad}, allow_redirects=False, timeout=30)
+        assert r.status_code == 302 and r.headers["location"] == "/nb/", bad
+    s2 = requests.Session()
+    r = s2.get(srv.url + "/login", timeout=30)
+    assert 'action="/nb/login"' in r.text
+    r = s2.post(srv.url + "/login", data={"password": srv.token, "_xsrf": s2.cookies.get("_xsrf")},
+                allow_redirects=False, timeout=30)
+    assert r.status_code == 302 and r.headers["location"] == "/nb/"
