@@ -223,6 +223,16 @@ def login_form(server, s, next_=None):
     return xsrf
 
 
+def test_login_page_escapes_and_locks_down(server):
+    r = requests.get(server.url + "/login", params={"next": '/lab/"><script>alert(1)</script>'}, timeout=30)
+    assert r.status_code == 200
+    assert "<script" not in r.text and "alert(1)" in r.text
+    csp = r.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "form-action 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "script-src" not in csp
+    assert r.headers["cache-control"] == "no-store"
+
+
 def test_login_form_right_and_wrong_token(server):
     s = requests.Session()
     xsrf = login_form(server, s)
