@@ -277,7 +277,8 @@ int store_branch_list(store_t *s, const char *path, json_t **out, err_t *err)
 	*out = NULL;
 	if ((rc = store_check_path(path, err)))
 		return rc;
-	if (sqlite3_prepare_v2(s->db, "SELECT name, version, updated FROM branches WHERE path = ?1 ORDER BY name",
+	if (sqlite3_prepare_v2(s->db, "SELECT name, version, updated FROM branches WHERE path = ?1"
+			       " AND substr(name, 1, 1) <> '.' ORDER BY name",
 			       -1, &st, NULL))
 		return store_db_error(s, err, "listing branches");
 	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);

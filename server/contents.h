@@ -59,9 +59,10 @@ int contents_checkout(app_t *app, const cpath_root_t *root, const char *rel, con
 /* The branch rel's file shows ("main" when none is recorded). */
 void contents_store_branch(app_t *app, const char *rel, char out[STORE_MAX_BRANCH + 1]);
 
-/* Checkpoints, kept in the state directory under the SHA-256 of the path:
- * never in the workspace. One per file, id "checkpoint", as Jupyter's
- * FileCheckpoints. */
+/* Checkpoints (contents_checkpoints.c): a notebook's is a version (its id
+ * the version id; a restore is a new version); other files keep one copy,
+ * id "checkpoint", as Jupyter's FileCheckpoints, in the state directory
+ * under the SHA-256 of the path: never in the workspace. */
 json_t *contents_checkpoint_list(app_t *app, const char *rel);
 /* {"id", "last_modified"} of the new checkpoint; NULL with err. */
 json_t *contents_checkpoint_create(app_t *app, const cpath_root_t *root, const char *rel,
@@ -71,5 +72,9 @@ int contents_checkpoint_restore(app_t *app, const cpath_root_t *root, const char
 int contents_checkpoint_delete(app_t *app, const char *rel, const char *id, err_t *err);
 /* Follow a rename or a delete of the file (or the directory holding it). */
 void contents_checkpoints_move(app_t *app, const char *from, const char *to);
+/* The same for everything the server keeps about from: checkpoints, and
+ * the store's branches and checkout record (store_path_move; to NULL:
+ * store_path_forget). Versions stay, readable by id. */
+void contents_history_move(app_t *app, const char *from, const char *to);
 
 #endif

@@ -162,7 +162,7 @@ int contents_save_notebook(app_t *app, const cpath_root_t *root, const char *rel
 	char id[STORE_ID_LEN] = "", sha[STORE_HASH_LEN], branch[STORE_MAX_BRANCH + 1];
 	wfile_t w = { .dirfd = -1 };
 	bool is_name_claimed = false;
-	json_t *cps;
+	json_t *cp = NULL;
 	buf_t b;
 	int rc;
 
@@ -214,11 +214,11 @@ int contents_save_notebook(app_t *app, const cpath_root_t *root, const char *rel
 		goto out;
 	if (out_id)
 		memcpy(out_id, id, STORE_ID_LEN);
-	/* Jupyter keeps one checkpoint for every saved notebook */
-	cps = contents_checkpoint_list(app, rel);
-	if (json_array_size(cps) == 0)
-		json_decref(contents_checkpoint_create(app, root, rel, NULL));
-	json_decref(cps);
+	/* Jupyter keeps one checkpoint for every saved notebook: here the
+	 * first version saved through the API, until one is made */
+	if (store_checkpoint_get(app->store, rel, &cp, NULL) == CG_ENOTFOUND)
+		(void)store_checkpoint_set(app->store, rel, id, NULL);
+	json_decref(cp);
 out:
 	if (is_name_claimed)
 		unlinkat(w.dirfd, w.leaf, 0);
