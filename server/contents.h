@@ -51,6 +51,14 @@ int contents_save_notebook(app_t *app, const cpath_root_t *root, const char *rel
 int contents_sync_notebook(app_t *app, const cpath_root_t *root, const char *rel,
 			   char out_id[STORE_ID_LEN], err_t *err);
 
+/* At start: every working copy the store knows is reconciled as
+ * contents_sync_notebook does it (a file changed while the server was down
+ * becomes a version by "filesystem"; a file behind its branch, as after a
+ * crash between a save's commit and its file write, is rewritten), and the
+ * temporary files an interrupted write left beside it are removed. Errors
+ * about single files are logged, not returned. */
+int contents_reconcile_all(app_t *app, err_t *err);
+
 /* Writes a branch's head to rel and records that the file shows that
  * branch now; the file's current content is kept as a version first. */
 int contents_checkout(app_t *app, const cpath_root_t *root, const char *rel, const char *branch,

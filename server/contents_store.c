@@ -14,6 +14,7 @@
  * in above it cannot redirect a read or a write. The leaf must be a
  * regular file (or absent for a save): the store never follows a symlink.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -251,5 +252,79 @@ int contents_checkout(app_t *app, const cpath_root_t *root, const char *rel, con
 	keep_owner(&w);
 out:
 	wfile_close(&w);
+	return rc;
+}
+
+/* ".~<leaf>.<16 hex>.tmp": what store_write_file_atomic leaves behind when
+ * the process dies between creating its temporary file and the rename. */
+static bool is_stale_tmp(const char *name, const char *leaf)
+{
+	size_t n = strlen(name), l = strlen(leaf);
+
+	return n == 2 + l + 1 + 16 + 4 && strncmp(name, ".~", 2) == 0 &&
+	       strncmp(name + 2, leaf, l) == 0 && name[2 + l] == '.' &&
+	       strspn(name + 3 + l, "0123456789abcdef") == 16 && strcmp(name + n - 4, ".tmp") == 0;
+}
+
+static void remove_stale_tmps(const wfile_t *w, const char *rel)
+{
+	int fd = openat(w->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((e = readdir(d)))
+		if (is_stale_tmp(e->d_name, w->leaf) && unlinkat(w->dirfd, e->d_name, 0) == 0)
+			log_info("contents", "%s: removed %s, left by an interrupted write", rel, e->d_name);
+	closedir(d);
+}
+
+int contents_reconcile_all(app_t *app, err_t *err)
+{
+	cpath_root_t root = { .fd = -1 };
+	json_t *paths = NULL, *p;
+	size_t i, imported = 0, failed = 0;
+	int rc;
+
+	if ((rc = cpath_root_open(&root, app->cfg.root, app->cfg.allow_hidden, err)) ||
+	    (rc = store_checkout_paths(app->store, &paths, err)))
+		goto out;
+	json_array_foreach(paths, i, p) {
+		const char *rel = json_string_value(p);
+		char before[STORE_ID_LEN] = "", id[STORE_ID_LEN];
+		wfile_t w = { .dirfd = -1 };
+		err_t e = { 0 };
+		json_t *co = NULL;
+
+		if (wfile_open(&root, rel, &w, &e) == 0)
+			remove_stale_tmps(&w, rel);
+		wfile_close(&w);
+		if (store_checkout_get(app->store, rel, &co, NULL) == 0)
+			snprintf(before, sizeof before, "%s",
+				 json_string_value(json_object_get(co, "version")));
+		json_decref(co);
+		if (contents_sync_notebook(app, &root, rel, id, &e) != 0) {
+			/* a file deleted while the server was down stays
+			 * recorded: its history is found at its path */
+			if (e.code != CG_ENOTFOUND) {
+				failed++;
+				log_warn("contents", "%s: not reconciled at start: %s", rel, e.msg);
+			}
+			continue;
+		}
+		if (strcmp(before, id) != 0) {
+			imported++;
+			log_info("contents", "%s reconciled at start: version %s", rel, id);
+		}
+	}
+	log_info("contents", "reconciled %zu working copies with the store at start: %zu changed, %zu not"
+		 " valid notebooks", json_array_size(paths), imported, failed);
+out:
+	json_decref(paths);
+	cpath_root_close(&root);
 	return rc;
 }
