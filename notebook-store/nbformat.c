@@ -10,6 +10,7 @@
 #include "nbformat_private.h"
 #include "pyjson.h"
 #include "../common/util.h"
+#include "../common/jparse.h"
 
 #include <openssl/evp.h>
 #include <stdint.h>
@@ -204,7 +205,7 @@ json_t *nbformat_read(const char *data, size_t len, err_t *err)
 		return NULL;
 	}
 	/* JSON_ALLOW_NUL: Python reads "\u0000" in strings, so must we. */
-	nb = json_loadb(data, len, JSON_ALLOW_NUL, &jerr);
+	nb = jparse(data, len, JSON_ALLOW_NUL, &jerr);
 	if (!nb) {
 		err_set(err, CG_EINVAL, "notebook is not valid JSON (line %d, column %d): %s",
 			jerr.line, jerr.column, jerr.text);

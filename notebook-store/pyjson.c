@@ -175,15 +175,22 @@ static int dump_string(buf_t *b, const char *s, size_t len)
 
 static int newline(buf_t *b, int indent, int level)
 {
+	static const char spaces[64] = "                                                                ";
+	size_t n;
 	int rc;
 
 	if (indent < 0)
 		return 0;
 	if ((rc = buf_append(b, "\n", 1)))
 		return rc;
-	for (int i = 0; i < indent * level; i++)
-		if ((rc = buf_append(b, " ", 1)))
+	/* in runs: one append per line, not one per space */
+	for (n = (size_t)indent * (size_t)level; n; ) {
+		size_t k = n < sizeof spaces ? n : sizeof spaces;
+
+		if ((rc = buf_append(b, spaces, k)))
 			return rc;
+		n -= k;
+	}
 	return 0;
 }
 

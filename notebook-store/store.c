@@ -323,7 +323,13 @@ int store_checkout_record(store_t *s, const char *path, const char *branch, cons
 	sqlite3_bind_text(st, 3, version_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, file_sha256, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, now, -1, SQLITE_STATIC);
+	/* The record is bookkeeping that store_sync_file can rebuild (a file
+	 * that is the head's bytes is recorded again, one behind its record
+	 * rewritten), so it need not survive a power loss: no fsync of the
+	 * WAL for it, which would be the save's fourth. */
+	store_exec(s, "PRAGMA synchronous=NORMAL", NULL);
 	rc = sqlite3_step(st);
+	store_exec(s, "PRAGMA synchronous=FULL", NULL);
 	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
 		rc = err_set(err, CG_ENOTFOUND, "no version %s", version_id);
 	else

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "../common/buf.h"
+#include "../common/jparse.h"
 #include "../common/log.h"
 #include "../common/util.h"
 #include "app.h"
@@ -486,7 +487,7 @@ static int create_copy(op_t *op, void *arg, err_t *err)
 
 	if (!src->is_notebook)
 		return save_file(op, src->bytes.data, src->bytes.len, -1, true, err);
-	nb = json_loadb(src->bytes.data, src->bytes.len, 0, NULL);
+	nb = jparse(src->bytes.data, src->bytes.len, 0, NULL);
 	if (!nb)
 		return err_set(err, CG_EINVAL, "the notebook to copy is not valid JSON");
 	rc = contents_save_notebook(op->app, &op->root, op->rel, nb, &copy_opts, NULL, err);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "../common/buf.h"
+#include "../common/jparse.h"
 #include "../common/log.h"
 #include "../common/util.h"
 #include "app.h"
@@ -127,7 +128,7 @@ static int file_cp_restore(app_t *app, const cpath_root_t *root, const char *rel
 		rc = cfs_read_all(fd, &b, err);
 		if (rc)
 			goto out;
-		nb = json_loadb(b.data, b.len, 0, NULL);
+		nb = jparse(b.data, b.len, 0, NULL);
 		if (nb) {
 			contents_save_opts_t o = { .message = "restored from a checkpoint" };
 

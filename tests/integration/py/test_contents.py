@@ -394,7 +394,7 @@ def test_traversal_is_refused(server, path, method):
     # lws resolves "/api/contents/%2e%2e" to "/api" itself: harmless; 1.23
     # fails on a NUL with a 500, and takes "/etc/passwd" as the workspace's
     # etc/passwd (inside it: the checks below still hold)
-    assert st in (400, 403, 404, 405) or (st == 200 and data.startswith(b'{"version"')) or \
+    assert st in (400, 403, 404, 405) or (st == 200 and b'"version"' in data) or \
         (server.reference and (st == 500 or "etc" in path)), (st, data[:300])
     assert b"root:" not in data
     assert not os.path.exists("/etc/pwned") and not os.path.exists(os.path.join(server.tmp, "etc"))

@@ -233,3 +233,29 @@ def test_concurrent_saves_from_one_stale_parent_one_wins(server):
     assert [v["id"] for v in log(server, p)["versions"]] == [vw, v0]
     got = nbformat.reads(disk(server, p).decode(), 4)
     assert got.cells[0].source == f"writer {win}"
+
+
+# ---------------------------------------------------------------- the stat cache
+
+def test_same_size_edit_with_the_old_mtime_is_still_seen(server):
+    """Reads skip re-hashing a file whose lstat is as last hashed; an edit
+    in place that keeps the size and puts the mtime back still moves the
+    ctime, and is imported."""
+    d = fresh_dir(server)
+    p = f"{d}/same.ipynb"
+    nb = make_nb(3)
+    v1 = version_of(save(server, p, nb))
+    assert version_of(contents(server, "GET", p)) == v1  # hashed and remembered
+    path = os.path.join(server.workspace, p)
+    st = os.stat(path)
+    data = open(path, "rb").read()
+    edited = data.replace(b"x = 1", b"x = 9")
+    assert edited != data and len(edited) == len(data)
+    with open(path, "r+b") as f:  # in place: same inode
+        f.write(edited)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert os.stat(path).st_ino == st.st_ino and os.stat(path).st_mtime_ns == st.st_mtime_ns
+    r = contents(server, "GET", p)
+    assert version_of(r) != v1
+    assert r.json()["content"]["cells"][1]["source"] == "x = 9\nprint(x)"
+    assert log(server, p)["versions"][0]["principal"] == "filesystem"
