@@ -322,13 +322,3 @@ int contents_checkpoint_delete(app_t *app, const char *rel, const char *id, err_
 		return file_cp_delete(app, rel, id, err);
 	return store_checkpoint_clear(app->store, rel, err);
 }
-
-void contents_history_move(app_t *app, const char *from, const char *to)
-{
-	err_t err = { 0 };
-
-	contents_checkpoints_move(app, from, to);
-	if (to ? store_path_move(app->store, from, to, &err) : store_path_forget(app->store, from, &err))
-		log_warn("contents", "%s: the store's records did not follow the %s: %s", from,
-			 to ? "rename" : "delete", err.msg);
-}

@@ -6,7 +6,10 @@
  * as nbformat.write writes it. Every notebook read first reconciles the
  * file with the store, so a file changed outside cellgate (an editor, git,
  * a kernel) becomes a version by "filesystem", and a notebook the store has
- * never seen is imported the first time it is read or saved over.
+ * never seen is imported the first time it is read or saved over. Renames
+ * and deletes carry a notebook's history (contents_history_move), and at
+ * start every working copy the store knows is reconciled
+ * (contents_reconcile_all).
  *
  * The store's file functions take paths. To keep the confinement of
  * contents_path.h they get "/proc/self/fd/<dir>/<leaf>": a path through a
@@ -15,9 +18,9 @@
  * regular file (or absent for a save): the store never follows a symlink.
  */
 #include <dirent.h>
-#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -364,6 +367,17 @@ out:
 	wfile_close(&w);
 	buf_free(&b);
 	return rc;
+}
+
+void contents_history_move(app_t *app, const char *from, const char *to)
+{
+	err_t err = { 0 };
+
+	stat_cache_forget(from);
+	contents_checkpoints_move(app, from, to);
+	if (to ? store_path_move(app->store, from, to, &err) : store_path_forget(app->store, from, &err))
+		log_warn("contents", "%s: the store's records did not follow the %s: %s", from,
+			 to ? "rename" : "delete", err.msg);
 }
 
 int contents_checkout(app_t *app, const cpath_root_t *root, const char *rel, const char *branch,
