@@ -86,6 +86,8 @@ static size_t utf8_len(const unsigned char *s, const unsigned char *end)
 
 static int scratch_put(jp_t *j, size_t at, const void *data, size_t n)
 {
+	if (n == 0)
+		return 0;
 	if (at + n > j->scratch_cap) {
 		size_t cap = j->scratch_cap ? j->scratch_cap : 256;
 		char *q;
