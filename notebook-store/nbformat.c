@@ -231,6 +231,13 @@ static json_t *split_lines_of(const char *s, size_t len)
 		unsigned char c = (unsigned char)s[i];
 		size_t brk = 0;
 
+		/* the bytes that may start a line break: C0 controls, and the
+		 * lead bytes of U+0085 and U+2028/9 */
+		if (c >= 0x20 && c != 0xc2 && c != 0xe2) {
+			i++;
+			continue;
+		}
+
 		if (c == '\r')
 			brk = (i + 1 < len && s[i + 1] == '\n') ? 2 : 1;
 		else if (c == '\n' || c == 0x0b || c == 0x0c || c == 0x1c || c == 0x1d || c == 0x1e)
