@@ -110,6 +110,28 @@ static void strip_transient(json_t *nb)
 		json_object_del(json_object_get(cell, "metadata"), "trusted");
 }
 
+/* The bytes a notebook was read from; their SHA-256 is taken only when an
+ * id has to be drawn (most files need none). */
+typedef struct id_seed {
+	const char *data;
+	size_t len;
+	bool hashed;
+	unsigned char sha[32];
+} id_seed_t;
+
+static const unsigned char *seed_bytes(id_seed_t *sd)
+{
+	unsigned int n = 0;
+
+	if (!sd)
+		return NULL;
+	if (!sd->hashed) {
+		EVP_Digest(sd->data, sd->len, sd->sha, &n, EVP_sha256(), NULL);
+		sd->hashed = true;
+	}
+	return sd->sha;
+}
+
 /*
  * corpus.words.generate_corpus_id, redrawn until unique among seen. With a
  * seed (the SHA-256 of the file being read) the id is drawn from the seed
@@ -118,8 +140,9 @@ static void strip_transient(json_t *nb)
  * version it was imported as, not new ones at every read. The ids still
  * look like nbformat's (8 lowercase hex digits).
  */
-static int new_cell_id(json_t *cell, json_t *seen, const unsigned char *seed, size_t index)
+static int new_cell_id(json_t *cell, json_t *seen, id_seed_t *sd, size_t index)
 {
+	const unsigned char *seed = seed_bytes(sd);
 	char id[2 * (NBFORMAT_CELL_ID_LEN / 2) + 1];
 	unsigned attempt = 0;
 
@@ -146,7 +169,7 @@ static int new_cell_id(json_t *cell, json_t *seen, const unsigned char *seed, si
  * convert.upgrade (4.x to 4.5: every cell gets a new id) and
  * validator._normalize (4.5: a missing or repeated id is replaced).
  */
-static int assign_ids(json_t *nb, bool is_upgrade, const unsigned char *seed)
+static int assign_ids(json_t *nb, bool is_upgrade, id_seed_t *sd)
 {
 	json_t *seen = json_object(), *cell;
 	size_t i;
@@ -158,7 +181,7 @@ static int assign_ids(json_t *nb, bool is_upgrade, const unsigned char *seed)
 		const char *id = json_string_value(json_object_get(cell, "id"));
 
 		if (is_upgrade || !id || json_object_get(seen, id))
-			rc = new_cell_id(cell, seen, seed, i);
+			rc = new_cell_id(cell, seen, sd, i);
 		else if (json_object_set_new(seen, id, json_true()))
 			rc = CG_ESYS;
 		if (rc)
@@ -168,7 +191,7 @@ static int assign_ids(json_t *nb, bool is_upgrade, const unsigned char *seed)
 	return rc;
 }
 
-static int normalize(json_t *nb, const unsigned char *seed, err_t *err)
+static int normalize(json_t *nb, id_seed_t *sd, err_t *err)
 {
 	json_t *minor;
 	bool is_upgrade;
@@ -181,7 +204,7 @@ static int normalize(json_t *nb, const unsigned char *seed, err_t *err)
 	is_upgrade = json_is_integer(minor) && json_integer_value(minor) < 5;
 	if ((rc = nbf_check_notebook(nb, !is_upgrade, err)))
 		return rc;
-	if (rejoin_lines(nb) || assign_ids(nb, is_upgrade, seed))
+	if (rejoin_lines(nb) || assign_ids(nb, is_upgrade, sd))
 		return err_set(err, CG_ESYS, "out of memory normalizing a notebook");
 	if (is_upgrade && json_object_set_new(nb, "nbformat_minor", json_integer(5)))
 		return err_set(err, CG_ESYS, "out of memory normalizing a notebook");
@@ -195,8 +218,7 @@ int nbformat_normalize(json_t *nb, err_t *err)
 
 json_t *nbformat_read(const char *data, size_t len, err_t *err)
 {
-	unsigned char seed[32];
-	unsigned int seedlen = 0;
+	id_seed_t sd = { .data = data, .len = len };
 	json_error_t jerr;
 	json_t *nb;
 
@@ -211,8 +233,7 @@ json_t *nbformat_read(const char *data, size_t len, err_t *err)
 			jerr.line, jerr.column, jerr.text);
 		return NULL;
 	}
-	EVP_Digest(data, len, seed, &seedlen, EVP_sha256(), NULL);
-	if (normalize(nb, seed, err)) {
+	if (normalize(nb, &sd, err)) {
 		json_decref(nb);
 		return NULL;
 	}
