@@ -117,6 +117,10 @@ def test_delete_keeps_the_versions(server):
         assert r.status_code == 200 and r.json()["id"] == v
     kept = branches(server, p)["branches"]
     assert len(kept) == 1 and kept[0]["name"].startswith("deleted/") and kept[0]["name"].endswith("/main")
+    # the log of the path says where the history went
+    r = cg(server, "GET", "versions/" + p)
+    assert_json_error(server, r, 404)
+    assert kept[0]["name"] in r.json()["message"]
     lg = log(server, p, branch=kept[0]["name"])["versions"]
     assert [v["id"] for v in lg][1:] == [v2, v1] and lg[0]["principal"] == "filesystem"
     r = cg(server, "GET", f"version/{lg[0]['id']}", params={"format": "ipynb"})
