@@ -27,6 +27,7 @@
 #include "contents.h"
 #include "contents_fs.h"
 #include "app_store.h"
+#include "authz.h"
 #include "handlers.h"
 #include "sessions.h"
 
@@ -127,11 +128,49 @@ static bool is_notebook_path(const char *rel)
 	return n > 6 && strcmp(rel + n - 6, ".ipynb") == 0;
 }
 
+static bool is_directory_model(json_t *model)
+{
+	const char *type = json_string_value(json_object_get(model, "type"));
+
+	return type && strcmp(type, "directory") == 0;
+}
+
+/* A narrowed token sees a narrowed directory: the entries it may read,
+ * and the directories on the way to them. */
+static void filter_listing(op_t *op, json_t *model)
+{
+	json_t *content = json_object_get(model, "content"), *entry;
+	size_t i = 0;
+
+	if (!json_is_array(content))
+		return;
+	while ((entry = json_array_get(content, i))) {
+		policy_resource_t res = {
+			.path = json_string_value(json_object_get(entry, "path")),
+			.is_listing = is_directory_model(entry),
+		};
+
+		if (res.path && authz_may(op->req, POLICY_READ, &res))
+			i++;
+		else
+			json_array_remove(content, i);
+	}
+}
+
 static void contents_get_handler(op_t *op)
 {
 	contents_get_opts_t o = { 0 };
+	policy_resource_t exact = { .path = op->rel };
+	bool is_dir = false;
 	err_t err = { 0 };
 	json_t *m;
+
+	/* the route let through a path on the way to what the token names:
+	 * only a directory may be shown there, and only in part */
+	if (!authz_may(op->req, POLICY_READ, &exact) &&
+	    (!exists(op, op->rel, &is_dir) || !is_dir) &&
+	    !authz_require(op->req, POLICY_READ, &exact))
+		return;
 
 	o.type = http_query(op->req, "type");
 	o.format = http_query(op->req, "format");
@@ -158,10 +197,13 @@ static void contents_get_handler(op_t *op)
 			log_warn("contents", "%s: not reconciled with the store: %s", op->rel, serr.msg);
 	}
 	m = contents_get(&op->root, op->rel, &o, &err);
-	if (!m)
+	if (!m) {
 		http_respond_err(op->req, &err);
-	else
-		respond_model(op, 200, m, false);
+		return;
+	}
+	if (is_directory_model(m))
+		filter_listing(op, m);
+	respond_model(op, 200, m, false);
 }
 
 /* --- PUT ------------------------------------------------------------------ */
@@ -506,6 +548,8 @@ static void copy_to(op_t *op, const char *from_api, size_t from_len)
 
 	if (check_path(op->req, from_api, from_len, op->root.allow_hidden, from))
 		return;
+	if (!authz_require(op->req, POLICY_READ, &(policy_resource_t){ .path = from }))
+		return;
 	buf_init(&src.bytes, op->app->cfg.max_body_bytes);
 	fd = cpath_open(&op->root, from, O_RDONLY | O_NONBLOCK, 0, &err);
 	if (fd < 0) {
@@ -646,6 +690,8 @@ static void contents_patch(op_t *op)
 		http_respond_error(op->req, 400, "the workspace itself cannot be renamed");
 		goto out;
 	}
+	if (!authz_require(op->req, POLICY_WRITE, &(policy_resource_t){ .path = to }))
+		goto out;
 	if ((ofd = cpath_open_parent(&op->root, op->rel, &old_leaf, &err)) < 0 ||
 	    (nfd = cpath_open_parent(&op->root, to, &new_leaf, &err)) < 0) {
 		http_respond_err(op->req, &err);

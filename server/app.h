@@ -10,6 +10,8 @@
 
 #include "../kernels/kernels.h"
 #include "../notebook-store/store.h"
+#include "../policy/audit.h"
+#include "../policy/policy.h"
 #include "config.h"
 
 struct lws_context;
@@ -22,6 +24,8 @@ struct app {
 	kmgr_t *kernels;
 	sessions_t *sessions;
 	store_t *store;          /* STATE/store.sqlite: every notebook version */
+	policy_t *policy;        /* principals and the root key for capability tokens */
+	policy_audit_t *audit;   /* the audit log in the store file, opened on first use */
 	double started_at;
 	double last_activity;
 	bool is_stopping;

@@ -28,6 +28,7 @@ typedef struct config {
 	gid_t kernel_gid;
 	char *kernelspec_dir; /* cellgate's own kernelspecs */
 	char *config_file;
+	char *policy_file;    /* principals (JSON), canonical; NULL: none */
 	enum log_level log_level;
 	size_t max_body_bytes;
 	size_t max_ws_message_bytes;

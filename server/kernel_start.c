@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "authz.h"
 
 typedef struct start_op {
 	http_req_t *req;
@@ -57,6 +58,12 @@ void kernel_start_for(http_req_t *req, const char *spec_name, const char *cwd_re
 
 	if (app->is_stopping) {
 		http_respond_error(req, 503, "the server is stopping");
+		fn(req, NULL, arg);
+		return;
+	}
+	/* a launch is a side effect: checked, and recorded, with what it runs where */
+	if (!authz_require_path(req, POLICY_EXECUTE,
+				session_name && *session_name ? session_name : cwd_rel, spec_name)) {
 		fn(req, NULL, arg);
 		return;
 	}

@@ -17,6 +17,7 @@
 #include "../sandbox/sandbox.h"
 #include "app.h"
 #include "app_store.h"
+#include "cli_policy.h"
 #include "cli_store.h"
 #include "config.h"
 #include "lws.h"
@@ -74,8 +75,15 @@ static void on_signal(uv_signal_t *h, int signum)
 static int kernels_start(server_t *s, err_t *err)
 {
 	config_t *cfg = &s->app.cfg;
-	char *hidden[] = { cfg->state, cfg->config_file, NULL };
+	char *hidden[4] = { cfg->state, NULL, NULL, NULL };
+	size_t n_hidden = 1;
 	kmgr_config_t kc;
+
+	/* the list ends at the first NULL: only the files there are */
+	if (cfg->config_file)
+		hidden[n_hidden++] = cfg->config_file;
+	if (cfg->policy_file)
+		hidden[n_hidden++] = cfg->policy_file;
 
 	/* ipc socket paths must stay short (sun_path is 108 bytes), so the
 	 * per-kernel directories live under /tmp, which sandboxes never see
@@ -146,10 +154,14 @@ static int serve(int argc, char **argv)
 	uv_signal_start(&s.sigint, on_signal, SIGINT);
 	uv_signal_start(&s.sigterm, on_signal, SIGTERM);
 
-	if (app_store_check(&s.app, &err) || kernels_start(&s, &err) || listener_start(&s.app, &err)) {
+	s.app.policy = policy_open(s.app.cfg.state, s.app.cfg.policy_file, &err);
+	if (!s.app.policy || app_store_check(&s.app, &err) || kernels_start(&s, &err) ||
+	    listener_start(&s.app, &err)) {
 		fprintf(stderr, "cellgate: %s\n", err.msg);
 		goto out;
 	}
+	log_info("server", "policy: %zu principal(s) may hold capability tokens",
+		 policy_principal_count(s.app.policy));
 	log_info("server", "kernels run as uid %u in bubblewrap sandboxes",
 		 (unsigned)s.app.cfg.kernel_uid);
 	print_url(&s.app.cfg);
@@ -160,6 +172,8 @@ out:
 	sessions_free(&s.app.sessions);
 	kmgr_free(&s.app.kernels);
 	app_store_close(&s.app);
+	policy_audit_close(&s.app.audit);
+	policy_close(&s.app.policy);
 	close_handles(&s);
 	/* let libuv finish closing what lws and the manager closed */
 	for (int i = 0; i < 100 && uv_run(s.app.loop, UV_RUN_NOWAIT); i++)
@@ -172,7 +186,9 @@ out:
 static void usage(void)
 {
 	fprintf(stderr, "usage: cellgate serve [options]   (cellgate serve --help for options)\n"
-			"       cellgate log|export|import|branch|diff ...   (the notebook store; --help)\n");
+			"       cellgate log|export|import|branch|diff ...   (the notebook store; --help)\n"
+			"       cellgate token mint|attenuate|inspect ...    (capability tokens; --help)\n"
+			"       cellgate audit verify|log ...                (the audit log; --help)\n");
 }
 
 int main(int argc, char **argv)
@@ -192,6 +208,8 @@ int main(int argc, char **argv)
 	}
 	if (cli_store_is_command(argv[1]))
 		return cli_store_main(argc - 1, argv + 1);
+	if (cli_policy_is_command(argv[1]))
+		return cli_policy_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage();
 		return 0;
