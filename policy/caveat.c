@@ -5,7 +5,10 @@
  */
 #include "caveat.h"
 
+#include "token.h"
+
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,8 +145,12 @@ static bool value_matches(int key, const char *v, size_t n, const char *want, bo
 {
 	if (key == K_PATH)
 		return policy_path_is_under(want, v, n) || (is_listing && is_ancestor(want, v, n));
-	if (key == K_EFFECT && n && v[n - 1] == '*')
-		return strncmp(want, v, n - 1) == 0;
+	if (key == K_EFFECT && memchr(v, '*', n)) {
+		char pattern[TOKEN_CAVEAT_MAX + 1];
+
+		snprintf(pattern, sizeof pattern, "%.*s", (int)n, v);
+		return fnmatch(pattern, want, FNM_NOESCAPE) == 0;
+	}
 	return strlen(want) == n && strncmp(want, v, n) == 0;
 }
 

@@ -7,7 +7,7 @@
  *   branch=main,review        notebook branches
  *   kernelspec=python3        kernelspecs that may be started or used
  *   trust=trusted             trust classes
- *   effect=net:pypi.org:443   side effects (a trailing * matches a prefix)
+ *   effect=net:*.pypi.org:443 side effects (* matches any characters)
  *   expires=1767225600        unix seconds; the token is dead from then on
  *   max-executions=10         cell executions, counted by the server
  *
