@@ -52,12 +52,17 @@ policy_audit_t *policy_audit_open(const char *state_dir, err_t *err)
 		err_set(err, CG_EINVAL, "the state directory's path is too long");
 		goto fail;
 	}
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
+	/* created 0600 when absent; never opened and closed when present: a
+	 * close would drop the POSIX locks of the store's own connection in
+	 * this process (sqlite's locks are per process), and another process
+	 * would then take the WAL away from under it */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno != EEXIST) {
 		err_set(err, CG_ESYS, "audit: cannot open the store file: %s", strerror(errno));
 		goto fail;
 	}
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	if (sqlite3_open_v2(path, &a->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
 	    SQLITE_OK) {
 		err_set(err, CG_ESYS, "audit: cannot open the store file");

@@ -5,13 +5,13 @@
  */
 #include "caveat.h"
 
-#include "token.h"
-
 #include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "token.h"
 
 static const char *const trust_classes[] = { "trusted", "untrusted", "replay" };
 
