@@ -241,6 +241,19 @@ bool policy_allows(const policy_cap_t *cap, policy_action_t action, const policy
 	return true;
 }
 
+bool policy_cap_is_live(const policy_cap_t *cap, double now, char *why, size_t why_size)
+{
+	double at;
+
+	for (size_t i = 0; cap && i < cap->n_caveats; i++) {
+		if (policy_caveat_expires(cap->caveats[i], &at) && now >= at) {
+			snprintf(why, why_size, "the token has expired");
+			return false;
+		}
+	}
+	return cap != NULL;
+}
+
 int policy_count_execution(policy_t *p, const policy_cap_t *cap, char *why, size_t why_size)
 {
 	exec_count_t *found[TOKEN_MAX_CAVEATS];

@@ -98,6 +98,9 @@ bool policy_cap_is_root(const policy_cap_t *cap);
 bool policy_allows(const policy_cap_t *cap, policy_action_t action, const policy_resource_t *res,
 		   double now, char *why, size_t why_size);
 
+/* Has cap not expired at now? For routes any valid token may use. */
+bool policy_cap_is_live(const policy_cap_t *cap, double now, char *why, size_t why_size);
+
 /*
  * Counts one execution against every max-executions caveat of cap. The
  * counter belongs to the token prefix that added the caveat, so a token

@@ -150,9 +150,18 @@ bool authz_route(http_req_t *req, const route_t *route)
 	char path[CPATH_MAX] = "";
 	err_t err = { 0 };
 
-	cap_of(req);
-	if (route->need & (ROUTE_ANY_TOKEN | ROUTE_PUBLIC))
+	if (route->need & ROUTE_PUBLIC)
 		return true;
+	if (route->need & ROUTE_ANY_TOKEN) {
+		char why[POLICY_WHY_MAX];
+
+		if (policy_cap_is_live(cap_of(req), util_unix_time(), why, sizeof why))
+			return true;
+		authz_audit(app, policy_cap_principal(cap_of(req)), "any", http_path(req), "deny", why);
+		http_respond_error(req, 403, "%s needs any action on %s: %s",
+				   policy_cap_principal(cap_of(req)), http_path(req), why);
+		return false;
+	}
 	switch (route->res) {
 	case RES_SERVER:
 	case RES_NONE:
