@@ -359,6 +359,39 @@ static int audit_log(cli_t *c)
 	return 0;
 }
 
+bool cli_policy_authorize(const char *state, const char *policy_file, const char *token,
+			  const char *command, policy_action_t action, const policy_resource_t *res)
+{
+	char *text = token_arg(token), why[POLICY_WHY_MAX] = "", desc[1024], detail[1200];
+	err_t err = { 0 };
+	policy_t *p = policy_open(state, policy_file, &err);
+	policy_cap_t *cap = p && text ? policy_verify(p, text, strlen(text), &err) : NULL;
+	policy_audit_t *a = NULL;
+	bool ok = cap && policy_allows(cap, action, res, (double)time(NULL), why, sizeof why);
+
+	snprintf(desc, sizeof desc, "%s%s%s%s", res->path ? "/" : "", res->path ? res->path : "",
+		 res->branch ? " branch " : "", res->branch ? res->branch : "");
+	if (!cap)
+		fprintf(stderr, "cellgate %s: %s\n", command,
+			err.msg[0] ? err.msg : "a valid token is required");
+	else if (!ok)
+		fprintf(stderr, "cellgate %s: %s needs %s on %s: %s\n", command,
+			policy_cap_principal(cap), policy_action_name(action), desc, why);
+	if (cap && (!ok || action != POLICY_READ)) {
+		snprintf(detail, sizeof detail, "cellgate %s%s%s", command, ok ? "" : ": ",
+			 ok ? "" : why);
+		a = policy_audit_open(state, &err);
+		if (a)
+			policy_audit_append(a, policy_cap_principal(cap), policy_action_name(action), desc,
+					    ok ? "allow" : "deny", detail, &err);
+		policy_audit_close(&a);
+	}
+	policy_cap_unref(&cap);
+	policy_close(&p);
+	free(text);
+	return ok;
+}
+
 int cli_policy_main(int argc, char **argv)
 {
 	cli_t c = { 0 };

@@ -519,3 +519,33 @@ def test_audit_tamper_is_named(pserver, world, edit, bad, tmp_path):
     assert p.returncode != 0, p.stdout
     want = last if bad == "last" else bad
     assert f"entry {want}:" in p.stderr.decode(), p.stderr.decode()
+
+
+# ------------------------------------------------------------------ the store's CLI
+
+def test_store_cli_checks_a_token(pserver, world, pat):
+    def run(*args, token):
+        return cli(pserver, *args, "--token", token, "--policy", pserver.policy_file, check=False)
+
+    reader = attenuate(pat, "action=read", "path=m")
+    p = run("log", "m/n.ipynb", token=reader)
+    assert p.returncode == 0, p.stderr
+    assert world["v2"] in p.stdout.decode()
+    assert run("export", world["v1"], token=reader).returncode == 0
+    elsewhere = attenuate(reader, "path=elsewhere")
+    for args in (("log", "m/n.ipynb"), ("export", world["v1"]),
+                 ("diff", world["v1"], world["v2"])):
+        p = run(*args, token=elsewhere)
+        assert p.returncode == 3, (args, p.returncode, p.stderr)
+        assert b"needs read on /m/n.ipynb" in p.stderr, p.stderr
+    p = run("branch", "m/n.ipynb", "cli-" + uuid.uuid4().hex[:6], token=reader)
+    assert p.returncode == 3 and b"needs write" in p.stderr, p.stderr
+    writer = attenuate(pat, "action=write", "path=m")
+    b = "cli-" + uuid.uuid4().hex[:6]
+    assert run("branch", "m/n.ipynb", b, token=writer).returncode == 0
+    assert b in cli(pserver, "branch", "m/n.ipynb").stdout.decode()
+    p = run("log", "m/n.ipynb", token=tamper(reader))
+    assert p.returncode == 3 and not p.stdout, p.stderr
+    entries = audit(pserver)
+    assert any(e["decision"] == "deny" and e["detail"].startswith("cellgate log") for e in entries)
+    assert any(e["decision"] == "allow" and e["detail"] == "cellgate branch" for e in entries)
