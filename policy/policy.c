@@ -41,6 +41,8 @@ struct policy_cap {
 	size_t n_caveats;
 	exec_limit_t *limits; /* one per max-executions caveat of the token */
 	size_t n_limits;
+	unsigned ask;         /* actions that need a person's approval */
+	char token_id[TOKEN_ID_MAX + 1];
 };
 
 static const char *const action_names[] = { "read", "write", "execute", "replay",
@@ -162,6 +164,16 @@ bool policy_cap_is_root(const policy_cap_t *cap)
 	return cap->is_root;
 }
 
+bool policy_cap_must_ask(const policy_cap_t *cap, policy_action_t action)
+{
+	return cap && !cap->is_root && (cap->ask & (unsigned)action);
+}
+
+const char *policy_cap_token_id(const policy_cap_t *cap)
+{
+	return cap->is_root ? "server-token" : cap->token_id;
+}
+
 /* The principal an identifier "name:nonce" names. */
 static const policy_principal_t *principal_of(const policy_t *p, const char *id)
 {
@@ -195,7 +207,9 @@ policy_cap_t *policy_verify(const policy_t *p, const char *text, size_t len, err
 		goto oom;
 	cap->refs = 1;
 	cap->kind = who->kind;
+	cap->ask = who->ask;
 	snprintf(cap->principal, sizeof cap->principal, "%s", who->name);
+	snprintf(cap->token_id, sizeof cap->token_id, "%s", t.id);
 	for (size_t i = 0; i < who->n_grants; i++)
 		if (cap_add_caveat(cap, who->grants[i]))
 			goto oom;

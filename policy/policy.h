@@ -89,6 +89,12 @@ const char *policy_cap_principal(const policy_cap_t *cap);
 /* "researcher", "reviewer", "agent", or "root" for the server's token. */
 const char *policy_cap_kind(const policy_cap_t *cap);
 bool policy_cap_is_root(const policy_cap_t *cap);
+/* Does the principal need a person's approval for action (its "ask")?
+ * Asked after policy_allows said yes: a prompt never widens. */
+bool policy_cap_must_ask(const policy_cap_t *cap, policy_action_t action);
+/* The token's identifier ("principal:nonce"): what "allow for this
+ * session" is bound to. Not secret; never the token itself. */
+const char *policy_cap_token_id(const policy_cap_t *cap);
 
 /*
  * May cap do action on res at time now (unix seconds)? When not, why holds

@@ -10,6 +10,8 @@
  * reviewer: read replay approve; agent: read execute); "actions" replaces
  * them. "paths", "branches", "kernelspecs", "trust" and "effects" narrow
  * like the caveats of the same name; an absent one does not narrow.
+ * "ask" lists actions that are allowed only after a principal with
+ * approve on the resource answers a prompt (an agent's executions, say).
  * Anything unknown is an error: a typo must not widen anyone's rights.
  */
 #include "principals.h"
@@ -92,6 +94,28 @@ static int grant_from_array(policy_principal_t *p, const char *key, json_t *arr,
 	return 0;
 }
 
+static int load_ask(policy_principal_t *p, json_t *arr, err_t *err)
+{
+	json_t *v;
+	size_t i;
+
+	if (!arr)
+		return 0;
+	if (!json_is_array(arr))
+		return err_set(err, CG_EINVAL, "principal %s: \"ask\" must be a list of actions",
+			       p->name);
+	json_array_foreach(arr, i, v) {
+		const char *s = json_string_value(v);
+		unsigned a = s ? policy_action_parse(s, strlen(s)) : 0;
+
+		if (!a)
+			return err_set(err, CG_EINVAL, "principal %s: \"ask\" takes action names",
+				       p->name);
+		p->ask |= a;
+	}
+	return 0;
+}
+
 static int load_principal(policy_principal_t *p, const char *name, json_t *obj, err_t *err)
 {
 	const char *kind, *field;
@@ -112,10 +136,13 @@ static int load_principal(policy_principal_t *p, const char *name, json_t *obj, 
 		return err_set(err, CG_EINVAL, "principal %s: \"kind\" must be researcher, reviewer "
 			       "or agent", name);
 	p->kind = kinds[k].kind;
+	if (load_ask(p, json_object_get(obj, "ask"), err))
+		return err->code;
 	json_object_foreach(obj, field, v) {
 		size_t d;
 
-		if (strcmp(field, "kind") == 0 || strcmp(field, "description") == 0)
+		if (strcmp(field, "kind") == 0 || strcmp(field, "description") == 0 ||
+		    strcmp(field, "ask") == 0)
 			continue;
 		for (d = 0; d < sizeof dims / sizeof *dims; d++)
 			if (strcmp(field, dims[d].field) == 0)

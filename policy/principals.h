@@ -17,6 +17,7 @@ typedef struct policy_principal {
 	const char *kind;     /* "researcher", "reviewer" or "agent" (static) */
 	char **grants;        /* caveat strings */
 	size_t n_grants;
+	unsigned ask;         /* actions allowed only once a person approves (prompts) */
 } policy_principal_t;
 
 typedef struct policy_principals {

@@ -166,13 +166,13 @@ void api_sessions_create(http_req_t *req)
 		http_respond_error(req, 400, "a session needs a \"path\"");
 		goto out;
 	}
-	/* a session is for running code in that notebook */
-	if (!authz_require_path(req, POLICY_EXECUTE, path, NULL))
-		goto out;
-	/* Jupyter Server hands back the existing session for a path */
+	/* a session is for running code in that notebook: checked here for a
+	 * session that exists or a kernel that runs, by kernel_start_for for a
+	 * new kernel (one check, so at most one prompt, per request) */
 	existing = sessions_find_path(app->sessions, path);
 	if (existing) {
-		respond_session(req, 201, existing);
+		if (authz_require_path(req, POLICY_EXECUTE, path, NULL))
+			respond_session(req, 201, existing);
 		goto out;
 	}
 	if (!type)
@@ -184,7 +184,7 @@ void api_sessions_create(http_req_t *req)
 			http_respond_error(req, 404, "no such kernel: %s", kid);
 			goto out;
 		}
-		if (!may_use_kernel(req, kid))
+		if (!authz_require_path(req, POLICY_EXECUTE, path, NULL) || !may_use_kernel(req, kid))
 			goto out;
 		s = sessions_add(app->sessions, path, name, type, kid);
 		if (s)

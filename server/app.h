@@ -12,6 +12,7 @@
 #include "../notebook-store/store.h"
 #include "../policy/audit.h"
 #include "../policy/policy.h"
+#include "../policy/prompts.h"
 #include "config.h"
 
 struct lws_context;
@@ -26,6 +27,7 @@ struct app {
 	store_t *store;          /* STATE/store.sqlite: every notebook version */
 	policy_t *policy;        /* principals and the root key for capability tokens */
 	policy_audit_t *audit;   /* the audit log in the store file, opened on first use */
+	policy_prompts_t *prompts; /* side effects waiting for a person's answer */
 	double started_at;
 	double last_activity;
 	bool is_stopping;

@@ -15,6 +15,7 @@
 #include "app_store.h"
 #include "contents_path.h"
 #include "sessions.h"
+#include "../policy/prompts.h"
 
 #define DESC_MAX 600
 
@@ -59,7 +60,51 @@ void authz_audit(app_t *app, const char *principal, const char *action, const ch
 		log_error("audit", "cannot append to the audit log: %s", err.msg);
 }
 
-/* The decision, its record, and the 403 when refused. */
+/*
+ * An allowed action the principal must ask a person for: an answered
+ * allow is taken; otherwise the request is answered 202 with the pending
+ * prompt, which the client waits on before it asks again. 0 to go on,
+ * 202 or 403 when answered (msg says why).
+ */
+static int ask(app_t *app, policy_cap_t *cap, policy_action_t action, const policy_resource_t *res,
+	       const char *desc, const char *request, const policy_prompt_t **out, char *msg,
+	       size_t size)
+{
+	const policy_prompt_t *p = NULL;
+	char detail[DESC_MAX + 128];
+	err_t err = { 0 };
+	bool is_new;
+
+	*out = NULL;
+	if (policy_prompts_take(app->prompts, policy_cap_token_id(cap), action, desc, &p)) {
+		snprintf(detail, sizeof detail, "%s: approved by %s (prompt %s, %s)", request,
+			 p->answered_by, p->id, policy_prompt_state_name(p->state));
+		authz_audit(app, policy_cap_principal(cap), policy_action_name(action), desc, "allow",
+			    detail);
+		return 0;
+	}
+	p = policy_prompts_ask(app->prompts, cap, action, desc, res->path, request,
+			       util_unix_time(), &is_new, &err);
+	if (!p) {
+		/* a policy engine at its limit denies, it never asks */
+		authz_audit(app, policy_cap_principal(cap), policy_action_name(action), desc, "deny",
+			    err.msg);
+		snprintf(msg, size, "%s needs %s on %s: %s", policy_cap_principal(cap),
+			 policy_action_name(action), desc, err.msg);
+		return 403;
+	}
+	if (is_new) {
+		snprintf(detail, sizeof detail, "%s: prompt %s", request, p->id);
+		authz_audit(app, policy_cap_principal(cap), policy_action_name(action), desc, "prompt",
+			    detail);
+	}
+	*out = p;
+	snprintf(msg, size, "%s needs approval for %s on %s: prompt %s is pending",
+		 policy_cap_principal(cap), policy_action_name(action), desc, p->id);
+	return 202;
+}
+
+/* The decision, its record, and the 403 (or 202 for a prompt) when refused. */
 static bool decide(http_req_t *req, policy_action_t action, const policy_resource_t *res,
 		   bool audit_grant)
 {
@@ -68,6 +113,29 @@ static bool decide(http_req_t *req, policy_action_t action, const policy_resourc
 	char why[POLICY_WHY_MAX] = "", desc[DESC_MAX], detail[DESC_MAX + 32];
 	bool ok = policy_allows(cap, action, res, util_unix_time(), why, sizeof why);
 
+	if (ok && audit_grant && policy_cap_must_ask(cap, action) && app->prompts) {
+		const policy_prompt_t *p;
+		char msg[DESC_MAX + 200], location[128];
+		int status;
+
+		describe(res, http_path(req), desc, sizeof desc);
+		snprintf(detail, sizeof detail, "%s %s", http_method_name(http_method(req)),
+			 http_path(req));
+		status = ask(app, cap, action, res, desc, detail, &p, msg, sizeof msg);
+		if (status == 0)
+			return true;
+		if (status == 403) {
+			http_respond_error(req, 403, "%s", msg);
+			return false;
+		}
+		snprintf(location, sizeof location, "%sapi/cellgate/prompts/%s", app->cfg.base_url,
+			 p->id);
+		http_add_header(req, "location", location);
+		http_respond_json(req, 202, json_pack("{s:s, s:s, s:s, s:o}", "message", msg, "reason",
+						       "Accepted", "status", "pending", "prompt",
+						       policy_prompt_json(p)));
+		return false;
+	}
 	if (ok && (!audit_grant || action == POLICY_READ))
 		return true;
 	describe(res, http_path(req), desc, sizeof desc);
@@ -204,6 +272,15 @@ bool authz_route(http_req_t *req, const route_t *route)
 		if (version_path(req, p0, path, sizeof path))
 			res.path = path;
 		break;
+	case RES_PROMPT: {
+		const policy_prompt_t *p = app->prompts ? policy_prompts_find(app->prompts, p0) : NULL;
+
+		if (p && p->has_path) {
+			snprintf(path, sizeof path, "%s", p->path);
+			res.path = path;
+		}
+		break;
+	}
 	case RES_DIFF: {
 		char other[CPATH_MAX];
 
@@ -220,21 +297,48 @@ bool authz_route(http_req_t *req, const route_t *route)
 	}
 	/* a new kernel or session is checked again, and recorded, once its
 	 * kernelspec and notebook are known (kernel_start.c, api_sessions.c) */
-	return decide(req, action, &res, res.path || res.kernelspec || res.branch);
+	/* an answer to a prompt is recorded by its handler, with the answer */
+	return decide(req, action, &res,
+		      (res.path || res.kernelspec || res.branch) && route->res != RES_PROMPT);
 }
 
-bool authz_kernel_channels(app_t *app, policy_cap_t *cap, kernel_t *k, char *why, size_t size)
+int authz_kernel_channels(app_t *app, policy_cap_t *cap, kernel_t *k, char *msg, size_t size)
 {
 	policy_resource_t res;
-	char path[CPATH_MAX], desc[DESC_MAX];
+	const policy_prompt_t *p;
+	char path[CPATH_MAX], desc[DESC_MAX], why[POLICY_WHY_MAX] = "";
 	bool ok;
 
 	authz_kernel_resource(app, k, &res, path, sizeof path);
-	ok = policy_allows(cap, POLICY_EXECUTE, &res, util_unix_time(), why, size);
+	ok = policy_allows(cap, POLICY_EXECUTE, &res, util_unix_time(), why, sizeof why);
 	describe(&res, "a kernel", desc, sizeof desc);
+	if (ok && policy_cap_must_ask(cap, POLICY_EXECUTE) && app->prompts) {
+		int status = ask(app, cap, POLICY_EXECUTE, &res, desc, "kernel channels", &p, msg,
+				 size);
+
+		if (status)
+			return status;
+	}
 	authz_audit(app, policy_cap_principal(cap), "execute", desc, ok ? "allow" : "deny",
 		    ok ? "kernel channels opened" : why);
-	return ok;
+	if (!ok)
+		snprintf(msg, size, "%s needs execute on %s: %s", policy_cap_principal(cap), desc, why);
+	return ok ? 0 : 403;
+}
+
+/* Pending prompts past their deadline: denied, and recorded. */
+static void on_timed_out(void *arg, const policy_prompt_t *p)
+{
+	char detail[512];
+
+	snprintf(detail, sizeof detail, "prompt %s timed out: %s", p->id, p->request);
+	authz_audit(arg, p->principal, policy_action_name(p->action), p->resource, "deny", detail);
+}
+
+void authz_prompts_expire(app_t *app)
+{
+	if (app->prompts)
+		policy_prompts_expire(app->prompts, util_unix_time(), on_timed_out, app);
 }
 
 bool authz_count_execution(app_t *app, policy_cap_t *cap, kernel_t *k, char *why, size_t size)

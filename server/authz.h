@@ -34,10 +34,14 @@ bool authz_may(const http_req_t *req, policy_action_t action, const policy_resou
 void authz_kernel_resource(app_t *app, kernel_t *k, policy_resource_t *res, char *path_buf,
 			   size_t size);
 /*
- * The channels WebSocket: may cap execute in kernel k? why on refusal.
- * Audited either way (opening channels is how code runs).
+ * The channels WebSocket: may cap execute in kernel k? 0 when it may;
+ * otherwise the status to answer the upgrade with (403, or 202 while a
+ * prompt is pending) and msg for the client. Audited either way (opening
+ * channels is how code runs).
  */
-bool authz_kernel_channels(app_t *app, policy_cap_t *cap, kernel_t *k, char *why, size_t size);
+int authz_kernel_channels(app_t *app, policy_cap_t *cap, kernel_t *k, char *msg, size_t size);
+/* Times out pending prompts (denied, audited); the server calls it each second. */
+void authz_prompts_expire(app_t *app);
 /* One execute_request on a channel: counted against max-executions. */
 bool authz_count_execution(app_t *app, policy_cap_t *cap, kernel_t *k, char *why, size_t size);
 /* Appends to the audit log (opened on first use); failures are logged. */

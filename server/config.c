@@ -55,6 +55,8 @@ static const opt_t opts[] = {
 	  O(kernel_start_timeout_s), "seconds a kernel has to answer (default 60)" },
 	{ "heartbeat", "CELLGATE_HEARTBEAT", OPT_SECONDS, O(heartbeat_s),
 	  "heartbeat period in seconds, 0 for none (default 3)" },
+	{ "prompt-timeout", "CELLGATE_PROMPT_TIMEOUT", OPT_SECONDS, O(prompt_timeout_s),
+	  "seconds a prompt waits for an answer before it counts as denied (default 120)" },
 	{ "allow-hidden", "CELLGATE_ALLOW_HIDDEN", OPT_BOOL, O(allow_hidden),
 	  "serve hidden files (default no)" },
 	/* limits take a number with an optional K, M, G or T (powers of 1024), or 0 for none */
@@ -218,6 +220,7 @@ static void defaults(config_t *c)
 	c->kernel_start_timeout_s = 60.0;
 	sbx_limits_defaults(&c->kernel_limits);
 	c->heartbeat_s = 3.0;
+	c->prompt_timeout_s = 120.0;
 }
 
 /* Where the state lives unless configured: outside any workspace. */

@@ -36,6 +36,7 @@ typedef struct config {
 	double shutdown_wait_s;
 	double kernel_start_timeout_s;
 	double heartbeat_s;
+	double prompt_timeout_s;  /* a prompt nobody answers is denied after this */
 	bool allow_hidden;
 	sbx_limits_t kernel_limits; /* per kernel; 0 is none */
 } config_t;

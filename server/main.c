@@ -17,6 +17,7 @@
 #include "../sandbox/sandbox.h"
 #include "app.h"
 #include "app_store.h"
+#include "authz.h"
 #include "cli_policy.h"
 #include "cli_store.h"
 #include "config.h"
@@ -31,6 +32,7 @@ typedef struct server {
 	char runtime_dir[64];
 	uv_signal_t sigint, sigterm;
 	uv_timer_t stop_deadline;
+	uv_timer_t prompt_sweep;  /* times out unanswered prompts */
 } server_t;
 
 static void close_handles(server_t *s)
@@ -38,6 +40,14 @@ static void close_handles(server_t *s)
 	uv_close((uv_handle_t *)&s->sigint, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	uv_close((uv_handle_t *)&s->stop_deadline, NULL);
+	uv_close((uv_handle_t *)&s->prompt_sweep, NULL);
+}
+
+static void on_prompt_sweep(uv_timer_t *t)
+{
+	server_t *s = t->data;
+
+	authz_prompts_expire(&s->app);
 }
 
 static void on_kernels_stopped(void *arg)
@@ -150,12 +160,16 @@ static int serve(int argc, char **argv)
 	uv_signal_init(s.app.loop, &s.sigint);
 	uv_signal_init(s.app.loop, &s.sigterm);
 	uv_timer_init(s.app.loop, &s.stop_deadline);
-	s.sigint.data = s.sigterm.data = s.stop_deadline.data = &s;
+	uv_timer_init(s.app.loop, &s.prompt_sweep);
+	s.sigint.data = s.sigterm.data = s.stop_deadline.data = s.prompt_sweep.data = &s;
 	uv_signal_start(&s.sigint, on_signal, SIGINT);
 	uv_signal_start(&s.sigterm, on_signal, SIGTERM);
 
 	s.app.policy = policy_open(s.app.cfg.state, s.app.cfg.policy_file, &err);
-	if (!s.app.policy || app_store_check(&s.app, &err) || kernels_start(&s, &err) ||
+	s.app.prompts = policy_prompts_new(s.app.cfg.prompt_timeout_s);
+	if (!s.app.prompts)
+		err_set(&err, CG_ESYS, "out of memory");
+	if (!s.app.policy || !s.app.prompts || app_store_check(&s.app, &err) || kernels_start(&s, &err) ||
 	    listener_start(&s.app, &err)) {
 		fprintf(stderr, "cellgate: %s\n", err.msg);
 		goto out;
@@ -165,6 +179,7 @@ static int serve(int argc, char **argv)
 	log_info("server", "kernels run as uid %u in bubblewrap sandboxes",
 		 (unsigned)s.app.cfg.kernel_uid);
 	print_url(&s.app.cfg);
+	uv_timer_start(&s.prompt_sweep, on_prompt_sweep, 1000, 1000);
 	uv_run(s.app.loop, UV_RUN_DEFAULT);
 	rc = 0;
 out:
@@ -174,6 +189,7 @@ out:
 	app_store_close(&s.app);
 	policy_audit_close(&s.app.audit);
 	policy_close(&s.app.policy);
+	policy_prompts_free(&s.app.prompts);
 	close_handles(&s);
 	/* let libuv finish closing what lws and the manager closed */
 	for (int i = 0; i < 100 && uv_run(s.app.loop, UV_RUN_NOWAIT); i++)

@@ -46,6 +46,11 @@ const route_t routes[] = {
 	{ HTTP_POST, "/api/cellgate/checkout/{path*}", api_versions_checkout, false, W,
 	  RES_CONTENTS },
 	{ GET, "/api/cellgate/diff", api_versions_diff, false, R, RES_DIFF },
+	/* every token sees the prompts it asked, and those it may answer */
+	{ GET, "/api/cellgate/prompts", api_prompts_list, false, ANY, RES_SERVER },
+	{ GET, "/api/cellgate/prompts/{id}", api_prompt_get, false, ANY, RES_SERVER },
+	{ HTTP_POST, "/api/cellgate/prompts/{id}", api_prompt_answer, false, POLICY_APPROVE,
+	  RES_PROMPT },
 };
 
 const size_t n_routes = sizeof routes / sizeof *routes;

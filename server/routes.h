@@ -26,6 +26,7 @@ typedef enum route_resource {
 	RES_CONTENTS,     /* {path*}: a workspace path */
 	RES_VERSION,      /* {id}: one stored version, by its notebook's path */
 	RES_DIFF,         /* ?from=&to=: two stored versions */
+	RES_PROMPT,       /* {id}: a pending prompt, by the path it is about */
 } route_resource_t;
 
 /* route_t.need besides policy_action_t bits: any valid token will do. */

@@ -98,7 +98,7 @@ static int refuse_upgrade(struct lws *wsi, int status, const char *message)
 {
 	unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start;
 	unsigned char *end = hdr + sizeof hdr - 1;
-	unsigned char body[LWS_PRE + 1024];
+	unsigned char body[LWS_PRE + 2048];
 	json_t *err = json_pack("{s:s, s:s}", "message", message, "reason",
 				http_status_phrase(status));
 	char *text = err ? json_dumps(err, JSON_COMPACT) : NULL;
@@ -131,7 +131,7 @@ int ws_on_confirm_upgrade(struct lws *wsi, app_t *app)
 	int status, rc = 0;
 	http_req_t *req = upgrade_request(wsi, app, &kid, &status);
 	kernel_t *k = req && status == 0 ? kmgr_find(app->kernels, kid) : NULL;
-	char why[POLICY_WHY_MAX], message[POLICY_WHY_MAX + 128];
+	char message[POLICY_WHY_MAX + 700];
 
 	if (app->is_stopping)
 		rc = refuse_upgrade(wsi, 503, "the server is stopping");
@@ -141,11 +141,8 @@ int ws_on_confirm_upgrade(struct lws *wsi, app_t *app)
 		rc = refuse_upgrade(wsi, 403, "a valid token is required");
 	else if (!k)
 		rc = refuse_upgrade(wsi, 404, "no such kernel");
-	else if (!authz_kernel_channels(app, ws_cap_of(req), k, why, sizeof why)) {
-		snprintf(message, sizeof message, "%s needs execute on kernel %s: %s",
-			 policy_cap_principal(http_cap(req)), kid, why);
-		rc = refuse_upgrade(wsi, 403, message);
-	}
+	else if ((status = authz_kernel_channels(app, ws_cap_of(req), k, message, sizeof message)))
+		rc = refuse_upgrade(wsi, status, message);
 	drop_request(req);
 	return rc;
 }

@@ -41,6 +41,10 @@ POLICY = {"principals": {
     "pat": {"kind": "researcher", "actions": ACTIONS},
     # an agent confined to one directory and one kernelspec
     "bot": {"kind": "agent", "paths": ["agentdir"], "kernelspecs": ["python3"]},
+    # an agent whose executions a person approves
+    "asker": {"kind": "agent", "ask": ["execute"], "paths": ["m", "askdir"]},
+    # may approve, and must ask for its own writes
+    "selfish": {"kind": "researcher", "actions": ["read", "write", "approve"], "ask": ["write"]},
 }}
 
 
@@ -125,6 +129,7 @@ def pserver():
 
 @pytest.fixture(scope="module")
 def pat(pserver):
+    pserver.asker = mint(pserver, "asker")
     return mint(pserver, "pat")
 
 
@@ -193,6 +198,13 @@ def nothing(s, w):
     return {}
 
 
+def fresh_prompt(s, w):
+    """A pending prompt of the asker's, about m/."""
+    r = s.request("POST", "/api/kernels", token=s.asker, json={"name": "python3", "path": "m"})
+    assert r.status_code == 202, (r.status_code, r.text)
+    return {"prompt": r.json()["prompt"]["id"]}
+
+
 def uniq(s, w):
     return {"u": uuid.uuid4().hex[:6]}
 
@@ -259,6 +271,11 @@ CASES = [
      {"branch": "{branch}"}, "write", "m", None, nothing),
     ("GET", "/api/cellgate/diff", "/api/cellgate/diff?from={v1}&to={v2}", None, "read", "m", None,
      nothing),
+    ("GET", "/api/cellgate/prompts", "/api/cellgate/prompts", None, "any", None, None, nothing),
+    ("GET", "/api/cellgate/prompts/{id}", "/api/cellgate/prompts/{prompt}", None, "any", None,
+     None, fresh_prompt),
+    ("POST", "/api/cellgate/prompts/{id}", "/api/cellgate/prompts/{prompt}", {"answer": "deny"},
+     "approve", "m", None, fresh_prompt),
 ]
 
 def route_table():
@@ -549,3 +566,150 @@ def test_store_cli_checks_a_token(pserver, world, pat):
     entries = audit(pserver)
     assert any(e["decision"] == "deny" and e["detail"].startswith("cellgate log") for e in entries)
     assert any(e["decision"] == "allow" and e["detail"] == "cellgate branch" for e in entries)
+
+
+# ------------------------------------------------------------------ prompts
+
+def ask_kernel(server, token, path="askdir"):
+    return server.request("POST", "/api/kernels", token=token, json={"name": "python3", "path": path})
+
+
+def answer(server, token, pid, what):
+    return server.request("POST", f"/api/cellgate/prompts/{pid}", token=token, json={"answer": what})
+
+
+@pytest.fixture(scope="module")
+def askdir(pserver):
+    root(pserver, "PUT", "/api/contents/askdir", json={"type": "directory"})
+
+
+def test_prompt_allow_once(pserver, pat, askdir):
+    asker = attenuate(mint(pserver, "asker"), "kernelspec=python3")
+    approver = attenuate(pat, "action=approve", "path=askdir")
+    r = ask_kernel(pserver, asker)
+    # pending: neither a failure nor a success, with somewhere to wait
+    assert r.status_code == 202, r.text
+    body = r.json()
+    assert body["status"] == "pending" and body["prompt"]["state"] == "pending"
+    pid = body["prompt"]["id"]
+    assert r.headers["Location"].endswith(f"/api/cellgate/prompts/{pid}")
+    assert body["prompt"]["principal"] == "asker" and body["prompt"]["action"] == "execute"
+    # asking again while it waits is the same prompt
+    assert ask_kernel(pserver, asker).json()["prompt"]["id"] == pid
+    got = pserver.request("GET", f"/api/cellgate/prompts/{pid}", token=asker)
+    assert got.status_code == 200 and got.json()["state"] == "pending"
+    # the asker cannot answer (no approve); a principal with approve elsewhere cannot either
+    assert_forbidden(answer(pserver, asker, pid, "allow_once"), "asker", "approve")
+    assert_forbidden(answer(pserver, attenuate(pat, "action=approve", "path=m"), pid, "allow_once"),
+                     "approver of another path", "approve")
+    assert pid in [p["id"] for p in pserver.request(
+        "GET", "/api/cellgate/prompts?state=pending", token=approver).json()]
+    # a reader that may not approve does not see it
+    assert pid not in [p["id"] for p in pserver.request(
+        "GET", "/api/cellgate/prompts", token=attenuate(pat, "action=read")).json()]
+    assert answer(pserver, approver, pid, "bogus").status_code == 400
+    r = answer(pserver, approver, pid, "allow_once")
+    assert r.status_code == 200 and r.json()["state"] == "allowed_once", r.text
+    assert r.json()["answered_by"] == "pat"
+    assert answer(pserver, approver, pid, "deny").status_code == 409
+    r = ask_kernel(pserver, asker)
+    assert r.status_code == 201, r.text
+    pserver._kernels.add(r.json()["id"])
+    # once means once
+    r = ask_kernel(pserver, asker)
+    assert r.status_code == 202 and r.json()["prompt"]["id"] != pid
+    assert pserver.request("GET", f"/api/cellgate/prompts/{pid}", token=asker).json()["state"] == "used"
+
+
+def test_prompt_allow_session_covers_the_channels(pserver, pat, askdir):
+    asker = mint(pserver, "asker")
+    approver = attenuate(pat, "action=approve")
+    pid = ask_kernel(pserver, asker).json()["prompt"]["id"]
+    assert answer(pserver, approver, pid, "allow_session").status_code == 200
+    kids = []
+    for _ in range(2):
+        r = ask_kernel(pserver, asker)
+        assert r.status_code == 201, r.text
+        kids.append(r.json()["id"])
+        pserver._kernels.add(kids[-1])
+    # running code in it is the same action on the same notebook and kernelspec
+    ws = pserver.ws_connect(kids[0], token=asker)
+    try:
+        assert execute(ws, "6*7")["status"] == "ok"
+    finally:
+        ws.close()
+    # another token of the same principal is another session: it asks again
+    other = mint(pserver, "asker")
+    assert ask_kernel(pserver, other).status_code == 202
+    with pytest.raises(websocket.WebSocketBadStatusException) as e:
+        pserver.ws_connect(kids[0], token=other)
+    assert e.value.status_code == 202
+
+
+def test_prompt_deny(pserver, pat, askdir):
+    asker = mint(pserver, "asker")
+    pid = ask_kernel(pserver, asker).json()["prompt"]["id"]
+    r = answer(pserver, attenuate(pat, "action=approve"), pid, "deny")
+    assert r.status_code == 200 and r.json()["state"] == "denied"
+    assert pserver.request("GET", f"/api/cellgate/prompts/{pid}", token=asker).json()["state"] == \
+        "denied"
+    # asking again is a new question, not an allow
+    r = ask_kernel(pserver, asker)
+    assert r.status_code == 202 and r.json()["prompt"]["id"] != pid
+
+
+def test_prompt_not_answered_by_its_asker(pserver):
+    selfish = mint(pserver, "selfish")
+    r = pserver.request("PUT", "/api/contents/self.txt", token=selfish,
+                        json={"type": "file", "format": "text", "content": "x"})
+    assert r.status_code == 202, r.text
+    pid = r.json()["prompt"]["id"]
+    r = answer(pserver, selfish, pid, "allow_session")
+    assert_forbidden(r, "own prompt", "approve")
+    assert "own prompt" in r.json()["message"]
+    # the server's own token may answer anything
+    assert answer(pserver, True, pid, "allow_once").status_code == 200
+    r = pserver.request("PUT", "/api/contents/self.txt", token=selfish,
+                        json={"type": "file", "format": "text", "content": "x"})
+    assert r.status_code == 201, r.text
+
+
+def test_prompts_are_audited(pserver, pat, askdir):
+    asker = mint(pserver, "asker")
+    pid = ask_kernel(pserver, asker).json()["prompt"]["id"]
+    answer(pserver, attenuate(pat, "action=approve"), pid, "allow_once")
+    r = ask_kernel(pserver, asker)
+    assert r.status_code == 201
+    pserver._kernels.add(r.json()["id"])
+    entries = [e for e in audit(pserver) if pid in e["detail"]]
+    assert [(e["principal"], e["decision"]) for e in entries] == [
+        ("asker", "prompt"), ("pat", "allow"), ("asker", "allow")], entries
+    assert cli(pserver, "audit", "verify").returncode == 0
+
+
+def test_prompt_times_out(pserver):
+    s = Server(REFERENCE)
+    s.policy_file = os.path.join(s.tmp, "policy.json")
+    with open(s.policy_file, "w") as f:
+        json.dump(POLICY, f)
+    s.extra_args += ["--policy", s.policy_file, "--prompt-timeout", "1"]
+    gen = run_server(s)
+    server = next(gen)
+    try:
+        asker = mint(server, "asker")
+        root(server, "PUT", "/api/contents/askdir", json={"type": "directory"})
+        r = ask_kernel(server, asker)
+        assert r.status_code == 202
+        pid = r.json()["prompt"]["id"]
+        end = time.monotonic() + 30
+        state = "pending"
+        while state == "pending" and time.monotonic() < end:
+            time.sleep(0.5)
+            state = server.request("GET", f"/api/cellgate/prompts/{pid}", token=asker).json()["state"]
+        assert state == "timed_out"
+        # too late to answer
+        assert answer(server, True, pid, "allow_once").status_code == 409
+        assert any(e["decision"] == "deny" and f"prompt {pid} timed out" in e["detail"]
+                   for e in audit(server))
+    finally:
+        next(gen, None)
