@@ -19,7 +19,8 @@
 /* The capability a token carries; NULL when it is neither the server's
  * token nor a capability token that verifies. Caller owns a reference. */
 policy_cap_t *auth_token_verify(app_t *app, const char *token, size_t len);
-bool auth_token_is_valid(app_t *app, const char *token, size_t len);
+/* Either kind of token verifies (nothing attached, nothing audited). */
+bool auth_token_is_valid(const app_t *app, const char *token, size_t len);
 /* The token an Authorization header value carries, or NULL; *len set. */
 const char *auth_token_from_header(const char *value, size_t *len);
 /* Checks the request's token and, when allowed, attaches its capability. */
