@@ -485,6 +485,9 @@ def test_audit_records_denials_grants_and_mints(pserver, world, pat):
     assert any(e["decision"] == "allow" and e["principal"] == "pat" and e["action"] == "execute"
                for e in entries)
     assert not any(e["decision"] == "allow" and e["action"] == "read" for e in entries)
+    # kernel launches, with their sandbox and limits
+    assert any(e["decision"] == "launch" and e["resource"].startswith("kernel ")
+               and "bubblewrap" in e["detail"] and "memory" in e["detail"] for e in entries)
     # the token itself never reaches the log
     raw = json.dumps(entries)
     assert bot not in raw and pat not in raw and decode(bot)[2].hex() not in raw
