@@ -42,6 +42,9 @@ void api_versions_branches(http_req_t *req);
 void api_versions_checkout(http_req_t *req);
 void api_versions_diff(http_req_t *req);
 
+/* api_audit.c */
+void api_audit_log(http_req_t *req);
+
 /* api_prompts.c */
 void api_prompts_list(http_req_t *req);
 void api_prompt_get(http_req_t *req);

@@ -51,6 +51,7 @@ const route_t routes[] = {
 	{ GET, "/api/cellgate/prompts/{id}", api_prompt_get, false, ANY, RES_SERVER },
 	{ HTTP_POST, "/api/cellgate/prompts/{id}", api_prompt_answer, false, POLICY_APPROVE,
 	  RES_PROMPT },
+	{ GET, "/api/cellgate/audit", api_audit_log, false, POLICY_ADMIN, RES_SERVER },
 };
 
 const size_t n_routes = sizeof routes / sizeof *routes;

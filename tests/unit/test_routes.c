@@ -118,6 +118,7 @@ static const route_case_t cases[] = {
 	  "p-1", NULL },
 	{ HTTP_POST, "/api/cellgate/prompts/p-1", api_prompt_answer, "/api/cellgate/prompts/{id}", 1,
 	  "p-1", NULL },
+	{ HTTP_GET, "/api/cellgate/audit", api_audit_log, "/api/cellgate/audit", 0, NULL, NULL },
 	/* HEAD is served wherever GET is */
 	{ HTTP_HEAD, "/api/kernels", api_kernels_list, "/api/kernels", 0, NULL, NULL },
 	{ HTTP_HEAD, "/kernelspecs/py/logo-svg.svg", kernelspec_resource,
@@ -165,7 +166,7 @@ static void test_every_route(void **state)
 	for (size_t i = 0; i < n_routes; i++)
 		if (!is_hit[i])
 			fail_msg("route %s has no test case", routes[i].pattern);
-	assert_int_equal(n_routes, 31);
+	assert_int_equal(n_routes, 32);
 }
 
 /* Every route declares what it needs: one policy action on a resource kind,
@@ -218,6 +219,7 @@ static void test_capabilities(void **state)
 		{ HTTP_GET, "/api/cellgate/version/0123", POLICY_READ, RES_VERSION },
 		{ HTTP_GET, "/api/cellgate/diff", POLICY_READ, RES_DIFF },
 		{ HTTP_POST, "/api/cellgate/prompts/p1", POLICY_APPROVE, RES_PROMPT },
+		{ HTTP_GET, "/api/cellgate/audit", POLICY_ADMIN, RES_SERVER },
 		{ HTTP_POST, "/api/cellgate/checkout/a.ipynb", POLICY_WRITE, RES_CONTENTS },
 		{ HTTP_DELETE, "/api/cellgate/branches/a.ipynb", POLICY_WRITE, RES_CONTENTS },
 	};

@@ -276,6 +276,8 @@ CASES = [
      None, fresh_prompt),
     ("POST", "/api/cellgate/prompts/{id}", "/api/cellgate/prompts/{prompt}", {"answer": "deny"},
      "approve", "m", None, fresh_prompt),
+    ("GET", "/api/cellgate/audit", "/api/cellgate/audit?limit=5", None, "admin", None, None,
+     nothing),
 ]
 
 def route_table():
@@ -493,6 +495,20 @@ def test_audit_records_denials_grants_and_mints(pserver, world, pat):
     assert bot not in raw and pat not in raw and decode(bot)[2].hex() not in raw
     p = cli(pserver, "audit", "verify")
     assert b"intact" in p.stdout
+
+
+def test_audit_over_the_api(pserver, world, pat):
+    admin = attenuate(pat, "action=admin")
+    r = pserver.request("GET", "/api/cellgate/audit?verify=1&since=1&limit=3", token=admin)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [e["seq"] for e in body["entries"]] == [2, 3, 4]
+    assert body["verified"]["intact"] is True and body["verified"]["entries"] >= 4
+    for bad in ("limit=0", "limit=x", "since=-1", "verify=2"):
+        r = pserver.request("GET", "/api/cellgate/audit?" + bad, token=admin)
+        assert r.status_code == 400 and r.json()["reason"] == "Bad Request", bad
+    assert_forbidden(pserver.request("GET", "/api/cellgate/audit", token=attenuate(pat, "action=read")),
+                     "reader", "admin")
 
 
 def copy_state(server, dst):
