@@ -776,7 +776,7 @@ static bool is_checkpoint_id(const char *s)
 
 /* Splits "{path}/checkpoints[/{id}]" as Jupyter's routes do (they come
  * before the contents route there too). Returns false for other paths. */
-static bool split_checkpoints(const char *api, size_t *path_len, const char **id)
+bool contents_split_checkpoints(const char *api, size_t *path_len, const char **id)
 {
 	size_t n = strlen(api);
 	const char *slash;
@@ -857,7 +857,7 @@ void api_contents(http_req_t *req)
 	if (!api)
 		api = "";
 	len = strlen(api);
-	is_cp = split_checkpoints(api, &cp_len, &id);
+	is_cp = contents_split_checkpoints(api, &cp_len, &id);
 	if (is_cp)
 		len = cp_len;
 	op = calloc(1, sizeof *op);

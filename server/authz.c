@@ -13,7 +13,9 @@
 #include "../common/util.h"
 #include "app.h"
 #include "app_store.h"
+#include "contents.h"
 #include "contents_path.h"
+#include "handlers.h"
 #include "sessions.h"
 #include "../policy/prompts.h"
 
@@ -255,19 +257,27 @@ bool authz_route(http_req_t *req, const route_t *route)
 		}
 		break;
 	}
-	case RES_CONTENTS:
+	case RES_CONTENTS: {
+		size_t len = p0 ? strlen(p0) : 0;
+		const char *cp_id;
+		/* a file's checkpoints are the file, to the handler and here */
+		bool is_cp = route->handler == api_contents && p0 &&
+			     contents_split_checkpoints(p0, &len, &cp_id);
+
 		/* the same canonical path the handler will use: "a/../b" is "b" to both */
-		if (cpath_check(p0 ? p0 : "", p0 ? strlen(p0) : 0, app->cfg.allow_hidden, path,
-				&err)) {
+		if (cpath_check(p0 ? p0 : "", len, app->cfg.allow_hidden, path, &err)) {
 			http_respond_err(req, &err);
 			return false;
 		}
 		res.path = path;
-		res.is_listing = action == POLICY_READ;
+		/* only the contents listing shows (in part) a directory on the way
+		 * to what the token names; it checks each entry itself */
+		res.is_listing = action == POLICY_READ && route->handler == api_contents && !is_cp;
 		if (strncmp(http_path(req), "/api/cellgate/", 14) == 0)
 			res.branch = http_query(req, "branch") ? http_query(req, "branch")
 							       : http_query(req, "name");
 		break;
+	}
 	case RES_VERSION:
 		if (version_path(req, p0, path, sizeof path))
 			res.path = path;

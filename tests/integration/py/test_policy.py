@@ -393,6 +393,23 @@ def test_query_token_and_cli_attenuation_agree(pserver, pat):
     assert bad.returncode != 0
 
 
+def test_checkpoints_are_their_file(pserver, world, pat):
+    """A token for "m/n.ipynb/checkpoints" is not one for m/n.ipynb: restoring
+    a checkpoint writes the file."""
+    r = root(pserver, "POST", "/api/contents/m/n.ipynb/checkpoints")
+    cp = r.json()["id"]
+    odd = attenuate(pat, "action=write", "path=m/n.ipynb/checkpoints")
+    assert_forbidden(pserver.request("POST", f"/api/contents/m/n.ipynb/checkpoints/{cp}", token=odd),
+                     "checkpoint path", "write")
+    ok = attenuate(pat, "action=write", "path=m/n.ipynb")
+    r = pserver.request("POST", f"/api/contents/m/n.ipynb/checkpoints/{cp}", token=ok)
+    assert r.status_code == 204, r.text
+    # and the versions API is not a listing: a directory on the way is not readable there
+    deep = attenuate(pat, "action=read", "path=m/n.ipynb")
+    assert pserver.request("GET", "/api/contents/m", token=deep).status_code == 200
+    assert_forbidden(pserver.request("GET", "/api/cellgate/versions/m", token=deep), "versions", "read")
+
+
 def test_garbage_tokens_and_server_token(pserver):
     for t in ["cg1.", "cg1.!!!!", "cg1." + "A" * 5000, "cg1." + b64e(os.urandom(80))]:
         r = pserver.request("GET", "/api/status", token=t)
