@@ -217,7 +217,8 @@ static char *take_string(const uint8_t *bin, size_t len, size_t *pos, size_t max
 	memcpy(s, bin + *pos, n);
 	s[n] = '\0';
 	*pos += n;
-	if (!is_printable(s, max)) {
+	/* an embedded NUL would hide bytes from the HMAC: one text, one token */
+	if (strlen(s) != n || !is_printable(s, max)) {
 		free(s);
 		return NULL;
 	}

@@ -263,6 +263,14 @@ static void test_unknown_principal_and_caveat(void **state)
 	}
 	assert_false(verifies(f, bad));
 	assert_false(verifies(f, "cg1."));
+	/* a caveat with a NUL inside: the bytes after it would escape the HMAC */
+	{
+		policy_token_t t;
+		const char *nul = "cg1.AQAKYWxpY2U6MDBmZgMAEWFjdGlvbj1yZVFkLHdyaXRlAAhwYXRoTWEvYgASZXhwaXJlc"
+				  "zAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+		assert_int_equal(policy_token_decode(&t, nul, strlen(nul), NULL), CG_EINVAL);
+	}
 	assert_false(verifies(f, "cg1.AAAA"));
 	assert_false(verifies(f, "not a token"));
 	free(bad);
