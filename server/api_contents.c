@@ -23,6 +23,7 @@
 #include "../common/buf.h"
 #include "../common/log.h"
 #include "../common/util.h"
+#include "../policy/policy.h"
 #include "app.h"
 #include "contents.h"
 #include "contents_fs.h"
@@ -126,6 +127,15 @@ static bool is_notebook_path(const char *rel)
 	size_t n = strlen(rel);
 
 	return n > 6 && strcmp(rel + n - 6, ".ipynb") == 0;
+}
+
+/* Who a version saved by this request is attributed to: a capability
+ * token's principal; NULL (the store's "token") for the server's token. */
+static const char *saver(const op_t *op)
+{
+	policy_cap_t *cap = http_cap(op->req);
+
+	return cap && !policy_cap_is_root(cap) ? policy_cap_principal(cap) : NULL;
 }
 
 static bool is_directory_model(json_t *model)
@@ -309,7 +319,7 @@ out:
  * X-Cellgate-Parent. */
 static int put_notebook(op_t *op, json_t *body, err_t *err)
 {
-	contents_save_opts_t o = { .message = "saved" };
+	contents_save_opts_t o = { .message = "saved", .principal = saver(op) };
 	json_t *parent_v = json_object_get(body, "parent");
 	char id[STORE_ID_LEN] = "";
 	int rc;
@@ -488,7 +498,8 @@ static int create_notebook(op_t *op, void *arg, err_t *err)
 	(void)arg;
 	json_t *nb = json_pack("{s:[], s:{}, s:i, s:i}", "cells", "metadata", "nbformat", 4,
 			       "nbformat_minor", 5);
-	contents_save_opts_t o = { .must_be_new = true, .message = "new notebook" };
+	contents_save_opts_t o = { .must_be_new = true, .message = "new notebook",
+				   .principal = saver(op) };
 	int rc = contents_save_notebook(op->app, &op->root, op->rel, nb, &o, NULL, err);
 
 	json_decref(nb);
@@ -521,7 +532,8 @@ typedef struct copy_src {
 
 static int create_copy(op_t *op, void *arg, err_t *err)
 {
-	contents_save_opts_t copy_opts = { .must_be_new = true, .message = "copy" };
+	contents_save_opts_t copy_opts = { .must_be_new = true, .message = "copy",
+					   .principal = saver(op) };
 	copy_src_t *src = arg;
 	json_t *nb;
 	int rc;

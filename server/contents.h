@@ -31,6 +31,7 @@ typedef struct contents_save_opts {
 	const char *parent;  /* the version the client's copy derives from, or
 	                      * NULL: the last writer wins, as in Jupyter */
 	const char *message; /* recorded with the version; may be NULL */
+	const char *principal; /* who saves it; NULL: "token" (the server's token) */
 } contents_save_opts_t;
 
 /* Every notebook save -- PUT, new untitled, copy, checkpoint restore --

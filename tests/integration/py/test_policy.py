@@ -410,6 +410,15 @@ def test_checkpoints_are_their_file(pserver, world, pat):
     assert_forbidden(pserver.request("GET", "/api/cellgate/versions/m", token=deep), "versions", "read")
 
 
+def test_versions_name_the_principal(pserver, world, pat):
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": []}
+    r = pserver.request("PUT", "/api/contents/m/who.ipynb", token=attenuate(pat, "path=m"),
+                        json={"type": "notebook", "content": nb})
+    assert r.status_code == 201, r.text
+    log = root(pserver, "GET", "/api/cellgate/versions/m/who.ipynb").json()["versions"]
+    assert log[0]["principal"] == "pat"
+
+
 def test_garbage_tokens_and_server_token(pserver):
     for t in ["cg1.", "cg1.!!!!", "cg1." + "A" * 5000, "cg1." + b64e(os.urandom(80))]:
         r = pserver.request("GET", "/api/status", token=t)
