@@ -28,6 +28,7 @@ struct app {
 	policy_t *policy;        /* principals and the root key for capability tokens */
 	policy_audit_t *audit;   /* the audit log in the store file, opened on first use */
 	policy_prompts_t *prompts; /* side effects waiting for a person's answer */
+	struct prompt_waiter *prompt_waiters; /* requests waiting on prompts (api_prompts.c) */
 	double started_at;
 	double last_activity;
 	bool is_stopping;

@@ -99,6 +99,7 @@ static int ask(app_t *app, policy_cap_t *cap, policy_action_t action, const poli
 		snprintf(detail, sizeof detail, "%s: prompt %s", request, p->id);
 		authz_audit(app, policy_cap_principal(cap), policy_action_name(action), desc, "prompt",
 			    detail);
+		prompts_notify(app);
 	}
 	*out = p;
 	snprintf(msg, size, "%s needs approval for %s on %s: prompt %s is pending",
@@ -347,8 +348,8 @@ static void on_timed_out(void *arg, const policy_prompt_t *p)
 
 void authz_prompts_expire(app_t *app)
 {
-	if (app->prompts)
-		policy_prompts_expire(app->prompts, util_unix_time(), on_timed_out, app);
+	if (app->prompts && policy_prompts_expire(app->prompts, util_unix_time(), on_timed_out, app))
+		prompts_notify(app);
 }
 
 bool authz_count_execution(app_t *app, policy_cap_t *cap, kernel_t *k, char *why, size_t size)

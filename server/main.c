@@ -18,6 +18,7 @@
 #include "app.h"
 #include "app_store.h"
 #include "authz.h"
+#include "handlers.h"
 #include "cli_policy.h"
 #include "cli_store.h"
 #include "config.h"
@@ -48,6 +49,8 @@ static void on_prompt_sweep(uv_timer_t *t)
 	server_t *s = t->data;
 
 	authz_prompts_expire(&s->app);
+	/* waits that ran out, clients that left */
+	prompts_notify(&s->app);
 }
 
 static void on_kernels_stopped(void *arg)
@@ -77,6 +80,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	}
 	log_info("server", "%s: stopping", strsignal(signum));
 	s->app.is_stopping = true;
+	prompts_release_waiters(&s->app);
 	uv_timer_start(&s->stop_deadline, on_stop_deadline, STOP_DEADLINE_MS, 0);
 	kmgr_shutdown_all(s->app.kernels, on_kernels_stopped, s);
 }
@@ -183,6 +187,7 @@ static int serve(int argc, char **argv)
 	uv_run(s.app.loop, UV_RUN_DEFAULT);
 	rc = 0;
 out:
+	prompts_release_waiters(&s.app);
 	listener_stop(&s.app);
 	sessions_free(&s.app.sessions);
 	kmgr_free(&s.app.kernels);

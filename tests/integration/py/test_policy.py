@@ -691,6 +691,52 @@ def test_prompt_allow_session_covers_the_channels(pserver, pat, askdir):
     assert e.value.status_code == 202
 
 
+def test_prompt_wait_is_held_until_answered(pserver, pat, askdir):
+    """?wait= holds the request: the asker waits on its prompt, an approver
+    waits for something to approve; a second client answers."""
+    import threading
+    asker = mint(pserver, "asker")
+    sub = "askdir/w-" + uuid.uuid4().hex[:6]
+    root(pserver, "PUT", "/api/contents/" + sub, json={"type": "directory"})
+    # an approver for this directory only: nothing pending there yet
+    approver = attenuate(pat, "action=approve", "path=" + sub)
+    seen = {}
+
+    def approver_waits():
+        seen["list"] = pserver.request("GET", "/api/cellgate/prompts?wait=60", token=approver)
+
+    t = threading.Thread(target=approver_waits)
+    t.start()
+    time.sleep(0.5)
+    assert t.is_alive(), "the approver's wait returned before there was a prompt"
+    pid = ask_kernel(pserver, asker, sub).json()["prompt"]["id"]
+    t.join(60)
+    assert seen["list"].status_code == 200
+    assert pid in [p["id"] for p in seen["list"].json()]
+
+    def asker_waits():
+        seen["one"] = pserver.request("GET", f"/api/cellgate/prompts/{pid}?wait=60", token=asker)
+
+    t = threading.Thread(target=asker_waits)
+    t.start()
+    time.sleep(0.5)
+    assert t.is_alive(), "the asker's wait returned while the prompt was pending"
+    assert answer(pserver, approver, pid, "allow_once").status_code == 200
+    t.join(60)
+    assert seen["one"].status_code == 200 and seen["one"].json()["state"] == "allowed_once"
+    r = ask_kernel(pserver, asker, sub)
+    assert r.status_code == 201
+    pserver._kernels.add(r.json()["id"])
+    # a short wait on a prompt nobody answers comes back pending
+    pid2 = ask_kernel(pserver, asker, sub).json()["prompt"]["id"]
+    r = pserver.request("GET", f"/api/cellgate/prompts/{pid2}?wait=1", token=asker)
+    assert r.status_code == 200 and r.json()["state"] == "pending"
+    for bad in ("0", "301", "x"):
+        r = pserver.request("GET", f"/api/cellgate/prompts/{pid2}?wait={bad}", token=asker)
+        assert r.status_code == 400, bad
+    assert pserver.alive()
+
+
 def test_prompt_deny(pserver, pat, askdir):
     asker = mint(pserver, "asker")
     pid = ask_kernel(pserver, asker).json()["prompt"]["id"]
