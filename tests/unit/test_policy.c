@@ -22,6 +22,7 @@
 #include "../../policy/audit.h"
 #include "../../policy/caveat.h"
 #include "../../policy/policy.h"
+#include "../../policy/prompts.h"
 #include "../../policy/token.h"
 
 typedef struct fixture {
@@ -454,6 +455,109 @@ static void test_bad_policy_files(void **state)
 	}
 }
 
+/* --- prompts ------------------------------------------------------------------- */
+
+static policy_cap_t *verified(fixture_t *f, const char *text)
+{
+	policy_cap_t *cap = policy_verify(f->p, text, strlen(text), NULL);
+
+	assert_non_null(cap);
+	return cap;
+}
+
+static void test_prompts_once_session_deny(void **state)
+{
+	fixture_t *f = *state;
+	char *t1 = mint(f, "bot", NULL, 0), *t2 = mint(f, "bot", NULL, 0);
+	policy_cap_t *a = verified(f, t1), *b = verified(f, t2);
+	policy_prompts_t *all = policy_prompts_new(60);
+	const policy_prompt_t *p, *again, *took = NULL;
+	policy_prompt_t *mut;
+	bool is_new;
+
+	assert_non_null(all);
+	assert_false(policy_prompts_take(all, policy_cap_token_id(a), POLICY_EXECUTE, "/nb", NULL));
+	p = policy_prompts_ask(all, a, POLICY_EXECUTE, "/nb", "nb", "POST /api/kernels", 100, &is_new,
+			       NULL);
+	assert_non_null(p);
+	assert_true(is_new);
+	assert_int_equal(p->state, PROMPT_PENDING);
+	again = policy_prompts_ask(all, a, POLICY_EXECUTE, "/nb", "nb", "POST /api/kernels", 101,
+				   &is_new, NULL);
+	assert_ptr_equal(again, p);
+	assert_false(is_new);
+	mut = policy_prompts_find(all, p->id);
+	assert_int_equal(policy_prompts_answer(mut, "maybe", "rev", 102, NULL), CG_EINVAL);
+	assert_int_equal(policy_prompts_answer(mut, "allow_once", "rev", 102, NULL), 0);
+	assert_int_equal(policy_prompts_answer(mut, "deny", "rev", 103, NULL), CG_ESTATE);
+	/* another token of the same principal, another action or resource: no */
+	assert_false(policy_prompts_take(all, policy_cap_token_id(b), POLICY_EXECUTE, "/nb", NULL));
+	assert_false(policy_prompts_take(all, policy_cap_token_id(a), POLICY_WRITE, "/nb", NULL));
+	assert_false(policy_prompts_take(all, policy_cap_token_id(a), POLICY_EXECUTE, "/nb2", NULL));
+	assert_true(policy_prompts_take(all, policy_cap_token_id(a), POLICY_EXECUTE, "/nb", &took));
+	assert_ptr_equal(took, p);
+	assert_int_equal(p->state, PROMPT_USED);
+	assert_false(policy_prompts_take(all, policy_cap_token_id(a), POLICY_EXECUTE, "/nb", NULL));
+	/* for the session: as often as asked */
+	p = policy_prompts_ask(all, a, POLICY_EXECUTE, "/nb", "nb", "x", 110, &is_new, NULL);
+	assert_true(is_new);
+	assert_int_equal(policy_prompts_answer(policy_prompts_find(all, p->id), "allow_session", "rev",
+					       111, NULL), 0);
+	for (int i = 0; i < 3; i++)
+		assert_true(policy_prompts_take(all, policy_cap_token_id(a), POLICY_EXECUTE, "/nb",
+						NULL));
+	/* denied: nothing to take */
+	p = policy_prompts_ask(all, b, POLICY_EXECUTE, "/nb", "nb", "x", 120, &is_new, NULL);
+	assert_int_equal(policy_prompts_answer(policy_prompts_find(all, p->id), "deny", "rev", 121,
+					       NULL), 0);
+	assert_false(policy_prompts_take(all, policy_cap_token_id(b), POLICY_EXECUTE, "/nb", NULL));
+	policy_prompts_free(&all);
+	assert_null(all);
+	policy_cap_unref(&a);
+	policy_cap_unref(&b);
+	free(t1);
+	free(t2);
+}
+
+static void count_expired(void *arg, const policy_prompt_t *p)
+{
+	(void)p;
+	(*(int *)arg)++;
+}
+
+static void test_prompts_time_out_and_are_bounded(void **state)
+{
+	fixture_t *f = *state;
+	char *t = mint(f, "bot", NULL, 0), res[32];
+	policy_cap_t *a = verified(f, t);
+	policy_prompts_t *all = policy_prompts_new(10);
+	const policy_prompt_t *p;
+	err_t err = { 0 };
+	bool is_new;
+	int n = 0;
+
+	p = policy_prompts_ask(all, a, POLICY_EXECUTE, "/x", NULL, "x", 100, &is_new, NULL);
+	assert_int_equal(policy_prompts_expire(all, 109, count_expired, &n), 0);
+	assert_int_equal(policy_prompts_expire(all, 110, count_expired, &n), 1);
+	assert_int_equal(n, 1);
+	assert_int_equal(p->state, PROMPT_TIMED_OUT);
+	/* too late to answer; asking again is a new prompt */
+	assert_int_equal(policy_prompts_answer(policy_prompts_find(all, p->id), "allow_once", "r",
+					       111, NULL), CG_ESTATE);
+	/* a principal with too many waiting is denied, not asked */
+	for (int i = 0; i < PROMPTS_MAX_PENDING; i++) {
+		snprintf(res, sizeof res, "/nb%d", i);
+		assert_non_null(policy_prompts_ask(all, a, POLICY_EXECUTE, res, NULL, "x", 200,
+						   &is_new, NULL));
+	}
+	assert_null(policy_prompts_ask(all, a, POLICY_EXECUTE, "/one-more", NULL, "x", 200, &is_new,
+				       &err));
+	assert_int_equal(err.code, CG_ETOOBIG);
+	policy_prompts_free(&all);
+	policy_cap_unref(&a);
+	free(t);
+}
+
 /* --- the audit log ----------------------------------------------------------- */
 
 static policy_audit_t *audit_with_entries(fixture_t *f, int n)
@@ -594,6 +698,8 @@ int main(void)
 		cmocka_unit_test(test_caveat_syntax),
 		cmocka_unit_test_setup_teardown(test_root_cap_and_key_mode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_policy_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prompts_once_session_deny, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prompts_time_out_and_are_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_intact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_altered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_altered_and_rehashed, setup, teardown),
