@@ -337,6 +337,11 @@ const char *kernel_spec_name(const kernel_t *k)
 	return k->spec.name;
 }
 
+const char *kernel_session_name(const kernel_t *k)
+{
+	return k->session_name ? k->session_name : "";
+}
+
 kstate_t kernel_state(const kernel_t *k)
 {
 	return k->state;

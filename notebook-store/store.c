@@ -74,13 +74,18 @@ store_t *store_open(const char *path, err_t *err)
 		err_set(err, CG_ESYS, "store: out of memory");
 		return NULL;
 	}
-	/* The store holds every notebook; only the server's user may read it. */
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
+	/* The store holds every notebook; only the server's user may read it.
+	 * Created here only when absent: closing a descriptor of a file this
+	 * process already has open in sqlite (the audit log shares the file)
+	 * drops that connection's POSIX locks, and another process would then
+	 * delete the WAL under it. */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno != EEXIST) {
 		err_set(err, CG_ESYS, "store: cannot open the store file: %s", strerror(errno));
 		goto fail;
 	}
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		err_set(err, CG_ESYS, "store: cannot open: %s", s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		goto fail;

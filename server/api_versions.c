@@ -24,6 +24,7 @@
 #include "app.h"
 #include "contents.h"
 #include "app_store.h"
+#include "authz.h"
 #include "handlers.h"
 
 typedef struct vop {
@@ -245,6 +246,9 @@ static void branches_create(vop_t *op)
 		http_respond_err(op->req, &err);
 		goto out;
 	}
+	if (!authz_require(op->req, POLICY_WRITE,
+			   &(policy_resource_t){ .path = op->rel, .branch = name }))
+		goto out;
 	sync_quietly(op);
 	contents_store_branch(op->app, op->rel, checked_out);
 	if (!from || !*from)
@@ -337,6 +341,9 @@ void api_versions_checkout(http_req_t *req)
 		http_respond_error(req, 400, "the body is {\"branch\": name}");
 		goto out;
 	}
+	if (!authz_require(req, POLICY_WRITE, &(policy_resource_t){
+				.path = op.rel, .branch = json_string_value(branch_v) }))
+		goto out;
 	if (store_check_branch(json_string_value(branch_v), &err) ||
 	    contents_checkout(op.app, &op.root, op.rel, json_string_value(branch_v), id, &err)) {
 		http_respond_err(req, &err);

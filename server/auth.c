@@ -8,7 +8,9 @@
 #include <strings.h>
 
 #include "../common/util.h"
+#include "../policy/policy.h"
 #include "app.h"
+#include "authz.h"
 #include "cookie.h"
 #include "form.h"
 #include "origin.h"
@@ -34,9 +36,50 @@ bool auth_is_server_token(const app_t *app, const char *token, size_t len)
 	return token && util_secret_equal(token, len, expect, strlen(expect));
 }
 
+policy_cap_t *auth_token_verify(app_t *app, const char *token, size_t len)
+{
+	policy_cap_t *cap;
+	err_t err = { 0 };
+
+	if (!token)
+		return NULL;
+	/* the server's own token: everything, as Jupyter's token is */
+	if (auth_is_server_token(app, token, len))
+		return policy_cap_root();
+	if (!app->policy || len < 4 || strncmp(token, "cg1.", 4) != 0)
+		return NULL;
+	cap = policy_verify(app->policy, token, len, &err);
+	/* a capability token that does not verify is worth a record: forged,
+	 * tampered with, or its principal was removed */
+	if (!cap)
+		authz_audit(app, "?", "authenticate", "token", "deny", err.msg);
+	return cap;
+}
+
 bool auth_token_is_valid(const app_t *app, const char *token, size_t len)
 {
-	return auth_is_server_token(app, token, len);
+	policy_cap_t *cap;
+	bool ok;
+
+	if (!token)
+		return false;
+	if (auth_is_server_token(app, token, len))
+		return true;
+	cap = app->policy ? policy_verify(app->policy, token, len, NULL) : NULL;
+	ok = cap != NULL;
+	policy_cap_unref(&cap);
+	return ok;
+}
+
+/* Verifies a presented token and gives the request its capability. */
+static bool accept_token(http_req_t *r, const char *token, size_t len)
+{
+	policy_cap_t *cap = auth_token_verify(http_app(r), token, len);
+
+	if (!cap)
+		return false;
+	http_set_cap(r, cap);
+	return true;
 }
 
 /* The login cookie stands for the server's own token and nothing else:
@@ -68,17 +111,20 @@ const char *auth_token_from_header(const char *value, size_t *len)
 	return p;
 }
 
-static bool has_token(const http_req_t *r)
+/* A token in the header or the query that verifies; the request gets its
+ * capability (the server's token: root). */
+static bool has_token(http_req_t *r)
 {
-	const app_t *app = http_app(r);
 	const char *t;
 	size_t len = 0;
 
+	if (http_cap(r))
+		return true;
 	t = auth_token_from_header(http_header(r, "authorization"), &len);
-	if (t && auth_token_is_valid(app, t, len))
+	if (t && accept_token(r, t, len))
 		return true;
 	t = http_query(r, "token");
-	return t && auth_token_is_valid(app, t, strlen(t));
+	return t && accept_token(r, t, strlen(t));
 }
 
 bool auth_has_login_cookie(const http_req_t *r)
@@ -92,14 +138,14 @@ bool auth_has_login_cookie(const http_req_t *r)
 				   COOKIE_LOGIN_MAX_AGE);
 }
 
-auth_kind_t auth_identify(const http_req_t *r)
+auth_kind_t auth_identify(http_req_t *r)
 {
 	if (has_token(r))
 		return AUTH_TOKEN;
 	return auth_has_login_cookie(r) ? AUTH_COOKIE : AUTH_NONE;
 }
 
-bool auth_request_is_allowed(const http_req_t *r)
+bool auth_request_is_allowed(http_req_t *r)
 {
 	return auth_identify(r) != AUTH_NONE;
 }
@@ -281,7 +327,7 @@ bool auth_admit(http_req_t *r, bool is_public)
 	return true;
 }
 
-int auth_ws_status(const http_req_t *r, const char **why)
+int auth_ws_status(http_req_t *r, const char **why)
 {
 	auth_kind_t kind;
 

@@ -17,6 +17,12 @@
  *   - a GET with ?token= gets the login cookie (and _xsrf) set, so the
  *     browser's WebSockets, images and downloads need no token after it.
  * WebSocket upgrades go through auth_ws_status instead.
+ *
+ * Two kinds of token: the server's own (root: every action), and
+ * capability tokens that policy/ verifies into a narrower capability. A
+ * request authenticated by a token carries its capability (http_cap) for
+ * authz.c; one authenticated by the login cookie carries none and counts
+ * as root, since only the server's own token earns the cookie.
  */
 #ifndef CELLGATE_AUTH_H
 #define CELLGATE_AUTH_H
@@ -40,21 +46,25 @@ int auth_init(app_t *app, err_t *err);
 /* True for the server's own token (--token), compared in constant time:
  * the only credential a login cookie is issued for. */
 bool auth_is_server_token(const app_t *app, const char *token, size_t len);
-/* True for any token that authenticates a request. */
+/* The capability a token carries; NULL when it is neither the server's
+ * token nor a capability token that verifies. Caller owns a reference. */
+policy_cap_t *auth_token_verify(app_t *app, const char *token, size_t len);
+/* Either kind of token verifies (nothing attached, nothing audited). */
 bool auth_token_is_valid(const app_t *app, const char *token, size_t len);
 /* The token an Authorization header value carries, or NULL; *len set. */
 const char *auth_token_from_header(const char *value, size_t *len);
-/* How the request is authenticated; the token wins over the cookie. */
-auth_kind_t auth_identify(const http_req_t *req);
+/* How the request is authenticated; the token wins over the cookie. A
+ * verified token's capability is attached to the request. */
+auth_kind_t auth_identify(http_req_t *req);
 /* True when the request carries a valid login cookie. */
 bool auth_has_login_cookie(const http_req_t *req);
-bool auth_request_is_allowed(const http_req_t *req);
+bool auth_request_is_allowed(http_req_t *req);
 
 /* The gate (see above). False when it has answered the request itself. */
 bool auth_admit(http_req_t *req, bool is_public);
 /* For a WebSocket upgrade: 0 when allowed, else the status to refuse with
  * (403) and *why a message. */
-int auth_ws_status(const http_req_t *req, const char **why);
+int auth_ws_status(http_req_t *req, const char **why);
 /* The Host check alone: true when allowed (origin.h). */
 bool auth_host_is_allowed(const http_req_t *req);
 bool auth_origin_is_allowed(const http_req_t *req);

@@ -35,6 +35,8 @@ static const opt_t opts[] = {
 	{ "root", "CELLGATE_ROOT", OPT_STR, O(root), "the workspace directory (default: .)" },
 	{ "state", "CELLGATE_STATE", OPT_STR, O(state),
 	  "the server's state directory (default: ~/.local/share/cellgate)" },
+	{ "policy", "CELLGATE_POLICY", OPT_STR, O(policy_file),
+	  "the policy file: principals who may hold capability tokens (JSON; default none)" },
 	{ "base-url", "CELLGATE_BASE_URL", OPT_STR, O(base_url), "URL prefix (default /)" },
 	{ "kernel-user", "CELLGATE_KERNEL_USER", OPT_STR, O(kernel_user),
 	  "user kernels run as when the server runs as root (default: the workspace's owner, or nobody)" },
@@ -53,6 +55,8 @@ static const opt_t opts[] = {
 	  O(kernel_start_timeout_s), "seconds a kernel has to answer (default 60)" },
 	{ "heartbeat", "CELLGATE_HEARTBEAT", OPT_SECONDS, O(heartbeat_s),
 	  "heartbeat period in seconds, 0 for none (default 3)" },
+	{ "prompt-timeout", "CELLGATE_PROMPT_TIMEOUT", OPT_SECONDS, O(prompt_timeout_s),
+	  "seconds a prompt waits for an answer before it counts as denied (default 120)" },
 	{ "allow-hidden", "CELLGATE_ALLOW_HIDDEN", OPT_BOOL, O(allow_hidden),
 	  "serve hidden files (default no)" },
 	{ "allow-origin", "CELLGATE_ALLOW_ORIGIN", OPT_STR, O(allow_origin),
@@ -220,6 +224,7 @@ static void defaults(config_t *c)
 	c->kernel_start_timeout_s = 60.0;
 	sbx_limits_defaults(&c->kernel_limits);
 	c->heartbeat_s = 3.0;
+	c->prompt_timeout_s = 120.0;
 }
 
 /* Where the state lives unless configured: outside any workspace. */
@@ -341,6 +346,15 @@ static int finish(config_t *c, err_t *err)
 	n = strlen(c->root);
 	if (strncmp(c->state, c->root, n) == 0 && (c->state[n] == '/' || c->state[n] == '\0'))
 		return err_set(err, CG_EINVAL, "the state directory must be outside the workspace");
+	if (c->policy_file) {
+		/* absolute, so the sandbox can hide it wherever the server started */
+		real = realpath(c->policy_file, NULL);
+		if (!real)
+			return err_set(err, CG_ENOTFOUND, "cannot read the policy file %s",
+				       c->policy_file);
+		free(c->policy_file);
+		c->policy_file = real;
+	}
 	if (!c->base_url && !(c->base_url = strdup("/")))
 		return err_set(err, CG_ESYS, "out of memory");
 	n = strlen(c->base_url);
@@ -422,5 +436,6 @@ void config_clear(config_t *c)
 	free(c->config_file);
 	free(c->allow_origin);
 	free(c->allow_host);
+	free(c->policy_file);
 	memset(c, 0, sizeof *c);
 }

@@ -31,6 +31,7 @@ typedef struct contents_save_opts {
 	const char *parent;  /* the version the client's copy derives from, or
 	                      * NULL: the last writer wins, as in Jupyter */
 	const char *message; /* recorded with the version; may be NULL */
+	const char *principal; /* who saves it; NULL: "token" (the server's token) */
 } contents_save_opts_t;
 
 /* Every notebook save -- PUT, new untitled, copy, checkpoint restore --
@@ -78,6 +79,10 @@ json_t *contents_checkpoint_create(app_t *app, const cpath_root_t *root, const c
 int contents_checkpoint_restore(app_t *app, const cpath_root_t *root, const char *rel,
 				const char *id, err_t *err);
 int contents_checkpoint_delete(app_t *app, const char *rel, const char *id, err_t *err);
+/* Splits an API path "{path}/checkpoints[/{id}]" (api_contents.c): the
+ * file's path is the first *path_len bytes; *id the checkpoint or NULL.
+ * False for any other path. */
+bool contents_split_checkpoints(const char *api, size_t *path_len, const char **id);
 /* Follow a rename or a delete of the file (or the directory holding it). */
 void contents_checkpoints_move(app_t *app, const char *from, const char *to);
 /* The same for everything the server keeps about from: checkpoints, and

@@ -338,7 +338,8 @@ int contents_save_notebook(app_t *app, const cpath_root_t *root, const char *rel
 			log_warn("contents", "%s: not reconciled before the save: %s", rel, serr.msg);
 	}
 	contents_store_branch(app, rel, branch);
-	rc = store_save(app->store, rel, branch, o->parent, nb, API_PRINCIPAL, o->message, id, err);
+	rc = store_save(app->store, rel, branch, o->parent, nb,
+			o->principal ? o->principal : API_PRINCIPAL, o->message, id, err);
 	if (rc) {
 		if (rc == CG_ECONFLICT && out_id)
 			memcpy(out_id, id, STORE_ID_LEN);

@@ -18,8 +18,10 @@
 #include "../common/log.h"
 #include "../notebook-store/pyjson.h"
 #include "../common/util.h"
+#include "../policy/policy.h"
 #include "app.h"
 #include "auth.h"
+#include "authz.h"
 #include "routes.h"
 
 #define CHUNK (64u << 10)
@@ -50,6 +52,7 @@ struct http_req {
 	size_t out_sent;
 	kv_t *out_headers;
 	size_t n_out_headers;
+	policy_cap_t *cap;
 };
 
 /* --- accessors ---------------------------------------------------------- */
@@ -116,6 +119,17 @@ app_t *http_app(const http_req_t *r)
 	return r->app;
 }
 
+policy_cap_t *http_cap(const http_req_t *r)
+{
+	return r->cap;
+}
+
+void http_set_cap(http_req_t *r, policy_cap_t *cap)
+{
+	policy_cap_unref(&r->cap);
+	r->cap = cap;
+}
+
 json_t *http_body_json(http_req_t *r)
 {
 	json_error_t jerr;
@@ -169,6 +183,7 @@ static void req_free(http_req_t *r)
 	buf_free(&r->out);
 	free(r->scratch);
 	free(r->content_type);
+	policy_cap_unref(&r->cap);
 	free(r);
 }
 
@@ -535,6 +550,8 @@ void http_dispatch(http_req_t *r)
 		http_respond_error(r, 405, "%s is not allowed here", http_method_name(r->method));
 		return;
 	}
+	if (!route->is_public && !authz_route(r, route))
+		return;
 	route->handler(r);
 }
 
