@@ -14,6 +14,7 @@
 
 struct lws_context;
 typedef struct sessions sessions_t;
+typedef struct egress_broker egress_broker_t;
 
 struct app {
 	config_t cfg;
@@ -21,6 +22,7 @@ struct app {
 	struct lws_context *lws;
 	kmgr_t *kernels;
 	sessions_t *sessions;
+	egress_broker_t *egress;  /* the sandboxes' way out (egress_broker.h) */
 	store_t *store;          /* STATE/store.sqlite: every notebook version */
 	double started_at;
 	double last_activity;

@@ -34,6 +34,7 @@ const route_t routes[] = {
 	{ GET | HTTP_POST | HTTP_DELETE, "/api/cellgate/branches/{path*}", api_versions_branches, false },
 	{ HTTP_POST, "/api/cellgate/checkout/{path*}", api_versions_checkout, false },
 	{ GET, "/api/cellgate/diff", api_versions_diff, false },
+	{ GET, "/api/cellgate/egress", api_egress_get, false },
 };
 
 const size_t n_routes = sizeof routes / sizeof *routes;
