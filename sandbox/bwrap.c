@@ -117,6 +117,12 @@ char **sbx_bwrap_argv(const sbx_spec_t *s, err_t *err)
 	add3(&a, "--ro-bind", "/", "/");
 	add2(&a, "--dev", "/dev");
 	add2(&a, "--proc", "/proc");
+	/* /sys would show the host's cgroups, devices, network interfaces and
+	 * kernel settings: an empty one, but for the CPU topology that
+	 * numerical libraries read to size their thread pools */
+	add2(&a, "--tmpfs", "/sys");
+	add3(&a, "--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu");
+	add2(&a, "--remount-ro", "/sys");
 	add2(&a, "--tmpfs", "/tmp");
 	add2(&a, "--tmpfs", "/run");
 	add3(&a, "--bind", s->workspace, s->workspace);
