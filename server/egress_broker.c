@@ -1,6 +1,7 @@
 /* The egress broker. See egress_broker.h. */
 #include "egress_broker.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
@@ -406,6 +407,33 @@ static void try_connect(econn_t *c)
 		on_connected(&c->creq, UV_ECONNREFUSED);
 }
 
+/* Loopback, link-local or unspecified: the host's own services and cloud
+ * metadata endpoints. */
+static bool is_internal(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+
+		return (a >> 24) == 127 || (a >> 16) == 0xa9fe || a == 0;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_LINKLOCAL(a) ||
+		       IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_V4MAPPED(a);
+	}
+	return true;
+}
+
+/* True when the host was written as an address, not a name. */
+static bool is_literal(const char *host)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	return inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1;
+}
+
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
 	econn_t *c = req->data;
@@ -422,6 +450,15 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 		snprintf(why, sizeof why, "cellgate egress: cannot resolve %s: %s\n", c->host,
 			 uv_strerror(status));
 		answer(c, 502, "Bad Gateway", why);
+		return;
+	}
+	/* an allowed name must not lead to the host's own loopback or to a
+	 * link-local service (DNS rebinding); an address rule names them itself */
+	if (!is_literal(c->host) && is_internal(res->ai_addr)) {
+		record(c, "deny", NULL, "the name resolves to a loopback or link-local address");
+		snprintf(why, sizeof why, "cellgate egress: %s resolves to a loopback or link-local "
+			 "address; allow the address itself to reach it\n", c->host);
+		answer(c, 403, "Forbidden", why);
 		return;
 	}
 	c->next_ai = res;
@@ -656,6 +693,7 @@ static ekernel_t *find(egress_broker_t *b, const char *id)
 static void listen_for(egress_broker_t *b, kernel_t *k)
 {
 	ekernel_t *ek = find(b, kernel_id(k));
+	mode_t mask;
 	int rc;
 
 	if (ek && ek->is_listening)
@@ -678,12 +716,14 @@ static void listen_for(egress_broker_t *b, kernel_t *k)
 	uv_pipe_init(b->loop, &ek->listener, 0);
 	ek->listener.data = ek;
 	ek->refs++;
+	/* The kernel's user must be able to connect. No chown or chmod by path
+	 * afterwards: the directory is the kernel's, and a root server must not
+	 * follow whatever a kernel could put at that name. The socket is made
+	 * open to all instead; only the kernel's user (and root) can pass
+	 * through its 0700 directory. The loop is the only thread creating files. */
+	mask = umask(0);
 	rc = uv_pipe_bind(&ek->listener, ek->path);
-	/* the kernel's user must be able to connect; its directory is its own */
-	if (!rc && geteuid() == 0 && chown(ek->path, b->cfg->kernel_uid, b->cfg->kernel_gid) != 0)
-		rc = UV_EPERM;
-	if (!rc)
-		rc = chmod(ek->path, 0600) ? UV_EPERM : 0;
+	umask(mask);
 	if (!rc)
 		rc = uv_listen((uv_stream_t *)&ek->listener, 64, on_connection);
 	if (rc) {

@@ -54,7 +54,7 @@ def egress(service):
     if REFERENCE:
         pytest.skip("cellgate only")
     yield from run_server(Server(REFERENCE, extra_args=[
-        "--egress-allow", f"{HOST}:{service}", "--egress-deny", "*.invalid",
+        "--egress-allow", f"{HOST}:{service},localhost:{service}", "--egress-deny", "*.invalid",
         "--egress-max-bytes", "4M"]))
 
 
@@ -137,6 +137,22 @@ except OSError as e:
         "CONNECT", "secret-name.invalid", "deny", "egress-deny = *.invalid"), d
     log = open(egress.log_path).read()
     assert "resolve secret-name.invalid" not in log
+
+
+def test_allowed_name_resolving_to_loopback_is_refused(egress, ekernel, service):
+    # DNS rebinding: a name may not lead to the host's own loopback; only an
+    # address rule (127.0.0.2 above) reaches it
+    out = egress.execute(ekernel, f'''
+import http.client
+c = http.client.HTTPConnection("127.0.0.1", 3128, timeout=30)
+c.request("GET", "http://localhost:{service}/")
+r = c.getresponse()
+print(r.status, r.read().decode(), end="")
+''', timeout=60).stdout
+    assert out.startswith("403 cellgate egress: localhost resolves to a loopback"), out
+    d = decisions(egress, ekernel)
+    assert [x["decision"] for x in d[-2:]] == ["allow", "deny"], d[-2:]
+    assert d[-1]["reason"] == "the name resolves to a loopback or link-local address", d[-1]
 
 
 def test_direct_connection_without_the_proxy_fails(egress, ekernel, service):
