@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/log.h"
@@ -320,9 +321,34 @@ uint64_t sbx_cgroup_pids_max_hits(const sbx_cgroup_t *cg)
 	return keyed(cg->dir[CG_PIDS], "pids.events", "max");
 }
 
-/* Removals that found the cgroup still busy. */
+/* Removals that found the cgroup still busy: its last processes, already
+ * killed, were still exiting. Retried on a timer of the loop the sandboxes
+ * run on, and at exit (sbx_cleanup). */
 #define PENDING_MAX 64
+#define SWEEP_MS 50
 static char *pending[PENDING_MAX];
+static uv_timer_t sweep_timer;
+static bool has_timer;
+
+static void on_sweep(uv_timer_t *t)
+{
+	bool left = false;
+
+	sbx_cgroup_sweep();
+	for (int i = 0; i < PENDING_MAX; i++)
+		left = left || pending[i];
+	if (!left)
+		uv_timer_stop(t);
+}
+
+void sbx_cgroup_use_loop(uv_loop_t *loop)
+{
+	if (has_timer)
+		return;
+	uv_timer_init(loop, &sweep_timer);
+	uv_unref((uv_handle_t *)&sweep_timer);
+	has_timer = true;
+}
 
 static void kill_members(const char *dir)
 {
@@ -350,6 +376,8 @@ static void remove_dir(char *dir)
 	for (int i = 0; i < PENDING_MAX; i++) {
 		if (!pending[i]) {
 			pending[i] = dir;
+			if (has_timer && !uv_is_active((uv_handle_t *)&sweep_timer))
+				uv_timer_start(&sweep_timer, on_sweep, SWEEP_MS, SWEEP_MS);
 			return;
 		}
 	}
@@ -381,4 +409,37 @@ void sbx_cgroup_destroy(sbx_cgroup_t *cg)
 	}
 	memset(cg->dir, 0, sizeof cg->dir);
 	cg->version = 0;
+}
+
+void sbx_cleanup(void)
+{
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	bool left = true;
+
+	/* what was killed a moment ago is gone within milliseconds */
+	for (int tries = 0; left && tries < 100; tries++) {
+		sbx_cgroup_sweep();
+		left = false;
+		for (int i = 0; i < PENDING_MAX; i++)
+			left = left || pending[i];
+		if (left)
+			nanosleep(&ts, NULL);
+	}
+	for (int i = 0; i < PENDING_MAX; i++) {
+		if (pending[i])
+			log_warn("sandbox", "cgroup %s left behind", pending[i]);
+		free(pending[i]);
+		pending[i] = NULL;
+	}
+	if (has_timer) {
+		uv_close((uv_handle_t *)&sweep_timer, NULL);
+		has_timer = false;
+	}
+	for (int i = 0; i < CG_NCTL; i++) {
+		free(own.v1[i]);
+		own.v1[i] = NULL;
+	}
+	free(own.v2);
+	own.v2 = NULL;
+	own.is_known = false;
 }

@@ -356,8 +356,10 @@ sbx_t *sbx_launch(uv_loop_t *loop, const sbx_spec_t *spec, const sbx_callbacks_t
 	seccomp_fd = spec->is_plain ? open("/dev/null", O_RDONLY | O_CLOEXEC) : sbx_seccomp_fd(err);
 	if (seccomp_fd < 0)
 		goto fail;
-	if (!spec->is_plain && spec->name)
+	if (!spec->is_plain && spec->name) {
+		sbx_cgroup_use_loop(loop);
 		sbx_cgroup_create(&cg, spec->name, &spec->limits);
+	}
 	if (open_pipe(out) || open_pipe(errp) || open_pipe(info) || open_pipe(status)) {
 		err_set(err, CG_ESYS, "pipe: %s", strerror(errno));
 		goto fail;

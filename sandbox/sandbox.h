@@ -182,6 +182,11 @@ bool sbx_is_running(const sbx_t *sbx);
 
 void sbx_free(sbx_t **self_p);
 
+/* At exit, after every sandbox is freed: waits (at most a second) for the
+ * cgroups of the last ones to empty and removes them, closes the retry
+ * timer, forgets what was discovered. */
+void sbx_cleanup(void);
+
 /* True when uid/gid may search every directory on the way to path, i.e.
  * the path can be named (bound, hidden) from the sandbox's side. */
 bool sbx_path_is_reachable(const char *path, uid_t uid, gid_t gid);

@@ -39,6 +39,8 @@ uint64_t sbx_cgroup_pids_max_hits(const sbx_cgroup_t *cg);
 void sbx_cgroup_destroy(sbx_cgroup_t *cg);
 /* Retries removals that found the cgroup busy. */
 void sbx_cgroup_sweep(void);
+/* The loop whose timer retries them. */
+void sbx_cgroup_use_loop(uv_loop_t *loop);
 
 /* Bytes allocated under dir (st_blocks), walking at most max_entries
  * entries; cached for max_age_s across callers. *is_partial when the walk

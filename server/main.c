@@ -171,6 +171,7 @@ out:
 	listener_stop(&s.app);
 	sessions_free(&s.app.sessions);
 	kmgr_free(&s.app.kernels);
+	sbx_cleanup();
 	egress_broker_free(&s.app.egress);
 	app_store_close(&s.app);
 	close_handles(&s);
