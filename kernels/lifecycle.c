@@ -361,6 +361,20 @@ static void init_timers(kernel_t *k)
 	k->open_timers = 3;
 }
 
+/* Which mechanism holds each limit of this kernel, for the log. */
+static void log_limits(const kernel_t *k)
+{
+	char line[256];
+	size_t n = 0;
+
+	line[0] = '\0';
+	for (int i = 0; i < SBX_LIMIT_COUNT && n < sizeof line; i++)
+		n += (size_t)snprintf(line + n, sizeof line - n, "%s%s %s", i ? ", " : "",
+				      sbx_limit_key((sbx_limit_t)i),
+				      sbx_mechanism(k->sbx, (sbx_limit_t)i));
+	log_info("kernels", "%.8s limits (%s): %s", k->id, kernel_trust_class(k), line);
+}
+
 int lifecycle_launch(kernel_t *k, err_t *err)
 {
 	const kmgr_config_t *c = &k->mgr->cfg;
@@ -405,6 +419,7 @@ int lifecycle_launch(kernel_t *k, err_t *err)
 		rc = err ? err->code : CG_ESYS;
 		goto out;
 	}
+	log_limits(k);
 	send_probe(k);
 	uv_timer_start(&k->start_timer, on_start_tick, PROBE_TICK_MS, PROBE_TICK_MS);
 out:
