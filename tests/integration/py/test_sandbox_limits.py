@@ -117,6 +117,12 @@ def test_model_reports_limits_and_mechanisms(limited):
     out = limited.execute(kid, "import resource\nprint(resource.getrlimit(resource.RLIMIT_NOFILE)[0],"
                           " resource.getrlimit(resource.RLIMIT_FSIZE)[0])").stdout.split()
     assert out == ["1000", str(FSIZE)], out
+    # the server's configuration file is not readable from the sandbox (/dev/null over it)
+    conf = os.path.join(limited.tmp, "cellgate.conf")
+    code = ("try:\n    print(repr(open(%r).read()))\n"
+            "except OSError as e:\n    print(type(e).__name__)\n") % conf
+    out = limited.execute(kid, code).stdout.strip()
+    assert out in ("''", "FileNotFoundError", "PermissionError"), out
     limited.delete_kernel(kid)
 
 
