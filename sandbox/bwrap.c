@@ -4,7 +4,9 @@
  * bwrap processes its options in order, so the order here is the order of
  * the mount table inside: the read-only host root first, then what covers
  * parts of it (private /tmp and /run), the read-write workspace, what must
- * stay hidden (even inside the workspace), and the kernel directory.
+ * stay hidden (even inside the workspace), and the kernel directory. With an
+ * egress relay, the command is the relay, which executes the kernel's argv
+ * after its own "--".
  */
 #include "sandbox.h"
 

@@ -16,7 +16,15 @@
  *
  * Hardening (seccomp.c): a seccomp filter denies what a kernel never needs
  * (ptrace, mount, modules, bpf, perf, keyrings, new namespaces, io_uring...),
- * and bwrap's --disable-userns stops nested user namespaces as well.
+ * and bwrap's --disable-userns stops nested user namespaces as well. /sys is
+ * an empty read-only tmpfs but for the CPU topology.
+ *
+ * Limits (limits.c, cgroup.c, the watcher in launch.c): per-sandbox cgroups
+ * where the machine lets us make them, rlimits otherwise, and a watcher that
+ * samples CPU time, OOM kills, refused forks and the workspace's size and
+ * reports them (sbx_limit_fn). Egress (relay/, egress_policy.c): the only way
+ * out is a relay on the sandbox's loopback that hands connections to the
+ * server's broker, which asks egress_decide.
  */
 #ifndef CELLGATE_SANDBOX_H
 #define CELLGATE_SANDBOX_H
