@@ -39,6 +39,7 @@ struct ekernel {
 	size_t open;       /* connections now */
 	uint64_t bytes;    /* both ways, over the kernel's life */
 	json_t *decisions;
+	struct econn *conns; /* open now */
 	ekernel_t *next;
 };
 
@@ -59,6 +60,7 @@ typedef struct econn {
 	bool is_connect;
 	uint64_t up, down;
 	struct addrinfo *ai, *next_ai; /* next_ai: the address to try */
+	struct econn *next; /* in ek->conns */
 } econn_t;
 
 typedef struct wreq {
@@ -101,6 +103,12 @@ static void on_conn_closed(uv_handle_t *h)
 
 	if (--c->pending > 0)
 		return;
+	for (econn_t **p = &c->ek->conns; *p; p = &(*p)->next) {
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	}
 	if (c->ai)
 		uv_freeaddrinfo(c->ai);
 	c->ek->open--;
@@ -519,7 +527,7 @@ static int parse_authority(econn_t *c, const char *a, size_t len, unsigned defau
 	}
 	if (strlen(host) >= sizeof c->host || !host_ok(host))
 		return -1;
-	snprintf(c->host, sizeof c->host, "%s", host);
+	memcpy(c->host, host, strlen(host) + 1);
 	return 0;
 }
 
@@ -642,6 +650,8 @@ static void on_connection(uv_stream_t *server, int status)
 	c->pending = 1;
 	ek->refs++;
 	ek->open++;
+	c->next = ek->conns;
+	ek->conns = c;
 	if (uv_accept(server, (uv_stream_t *)&c->client) != 0) {
 		conn_close(c);
 		return;
@@ -747,6 +757,9 @@ void egress_broker_on_sandbox(void *arg, kernel_t *k, bool up)
 	if (!ek)
 		return;
 	ek->is_gone = true;
+	/* the kernel is gone: so is every way out it had open */
+	for (econn_t *c = ek->conns; c; c = c->next)
+		conn_close(c);
 	if (ek->is_listening) {
 		ek->is_listening = false;
 		unlink(ek->path);
@@ -788,6 +801,10 @@ void egress_broker_free(egress_broker_t **self_p)
 		free(b);
 		return;
 	}
-	/* the kernel manager's own teardown sends every !up; what is left
-	 * here is freed as its handles close */
+	/* the kernel manager's teardown has sent every !up, which closed the
+	 * listeners and connections; the rest is freed as their handles close */
+	for (ekernel_t *ek = b->kernels; ek; ek = ek->next) {
+		for (econn_t *c = ek->conns; c; c = c->next)
+			conn_close(c);
+	}
 }
