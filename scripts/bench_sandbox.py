@@ -2,10 +2,11 @@
 """Kernel start time with the sandbox's full hardening against the plain
 sandbox and against Jupyter Server's unsandboxed start (make bench).
 
-Three servers, one after the other, started as the integration tests start
-them (tests/integration/py/conftest.py):
+Four servers at once, measured in turn (round robin), started as the
+integration tests start them (tests/integration/py/conftest.py):
   hardened   cellgate as configured by default: seccomp filter, cgroups,
              CPU/disk watcher, egress relay in the sandbox
+  no-relay   cellgate --no-egress: the same without the egress relay
   plain      cellgate --sandbox-plain: bubblewrap alone (namespaces, the
              read-only host, capabilities dropped)
   reference  Jupyter Server 1.23, ipykernel without a sandbox
@@ -49,21 +50,30 @@ def main():
     ap.add_argument("--n", type=int, default=10)
     ap.add_argument("--json-out")
     args = ap.parse_args()
-    results = {}
-    for name, reference, extra in (("hardened", False, []), ("plain", False, ["--sandbox-plain"]),
-                                   ("reference", True, [])):
-        s = Server(reference, extra_args=extra)
-        try:
-            s.start()
-            measure(s, 1, not reference)  # warm the page cache
-            starts, launches = measure(s, args.n, not reference)
-        finally:
+    variants = (("hardened", False, []), ("no-relay", False, ["--no-egress"]),
+                ("plain", False, ["--sandbox-plain"]), ("reference", True, []))
+    servers, samples = {}, {}
+    try:
+        for name, reference, extra in variants:
+            servers[name] = Server(reference, extra_args=extra)
+            servers[name].start()
+            measure(servers[name], 1, not reference)  # warm the page cache
+            samples[name] = ([], [])
+        # round robin, so that the load other work puts on the machine
+        # falls on every variant alike
+        for _ in range(args.n):
+            for name, reference, _extra in variants:
+                starts, launches = measure(servers[name], 1, not reference)
+                samples[name][0].extend(starts)
+                samples[name][1].extend(launches)
+    finally:
+        for s in servers.values():
             s.shutdown_kernels()
             s.stop()
             s.cleanup()
-        results[name] = {"kernel_start_ms": statistics.median(starts) * 1000,
-                         "launch_ms": statistics.median(launches) * 1000 if launches else None,
-                         "n": args.n}
+    results = {name: {"kernel_start_ms": statistics.median(st) * 1000,
+                      "launch_ms": statistics.median(la) * 1000 if la else None, "n": args.n}
+               for name, (st, la) in samples.items()}
     print(f"kernel start, median of {args.n} (ms): ipykernel ready / sandbox launch alone")
     for name, r in results.items():
         launch = f"{r['launch_ms']:.1f}" if r["launch_ms"] is not None else "-"
