@@ -172,9 +172,13 @@ static void discover(void)
 	}
 	for (int i = 0; !own.v2 && i < CG_NCTL; i++)
 		own.v1[i] = own_dir(v1_names[i]);
-	log_info("sandbox", "cgroups: %s%s%s%s", own.v2 ? "v2 " : "",
-		 own.v1[CG_MEMORY] ? "v1 memory " : "", own.v1[CG_PIDS] ? "v1 pids " : "",
-		 own.v1[CG_CPU] ? "v1 cpuacct" : (own.v2 ? "" : "(no cpuacct)"));
+	if (!own.v2 && !own.v1[CG_MEMORY] && !own.v1[CG_PIDS] && !own.v1[CG_CPU])
+		log_info("sandbox", "cgroups: none we may create; memory and processes are "
+			 "limited by rlimits, CPU time read from /proc");
+	else
+		log_info("sandbox", "cgroups: %s%s%s%s", own.v2 ? "v2 " : "",
+			 own.v1[CG_MEMORY] ? "v1 memory " : "", own.v1[CG_PIDS] ? "v1 pids " : "",
+			 own.v1[CG_CPU] ? "v1 cpuacct" : "");
 }
 
 static int open_procs(const char *dir)
