@@ -213,3 +213,19 @@ def test_egress_api_errors(egress):
     assert r.status_code == 404 and r.json()["message"], r.text
     r = egress.request("GET", "/api/cellgate/egress?kernel=nope", token=None)
     assert r.status_code in (401, 403), r.text
+
+
+def test_egress_after_a_restart(egress, service):
+    kid = egress.start_kernel()
+    r = egress.request("POST", f"/api/kernels/{kid}/restart")
+    assert r.status_code == 200, r.text
+    egress.wait_kernel_ready(kid)
+    out = egress.execute(kid, f'''
+import urllib.request
+print(urllib.request.urlopen("http://{HOST}:{service}/", timeout=30).read().decode(), end="")
+''', timeout=60).stdout
+    assert out == BODY.decode()
+    egress.delete_kernel(kid)
+    # the kernel is gone, and so is its decision list
+    r = egress.request("GET", f"/api/cellgate/egress?kernel={kid}")
+    assert r.status_code == 404, r.text
