@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "../common/buf.h"
+#include "../common/jparse.h"
 #include "../common/log.h"
 #include "../common/util.h"
 #include "app.h"
@@ -486,7 +487,7 @@ static int create_copy(op_t *op, void *arg, err_t *err)
 
 	if (!src->is_notebook)
 		return save_file(op, src->bytes.data, src->bytes.len, -1, true, err);
-	nb = json_loadb(src->bytes.data, src->bytes.len, 0, NULL);
+	nb = jparse(src->bytes.data, src->bytes.len, 0, NULL);
 	if (!nb)
 		return err_set(err, CG_EINVAL, "the notebook to copy is not valid JSON");
 	rc = contents_save_notebook(op->app, &op->root, op->rel, nb, &copy_opts, NULL, err);
@@ -665,7 +666,7 @@ static void contents_patch(op_t *op)
 	}
 	(void)fsync(ofd);
 	(void)fsync(nfd);
-	contents_checkpoints_move(op->app, op->rel, to);
+	contents_history_move(op->app, op->rel, to);
 	sessions_follow(op->app, op->rel, to);
 	snprintf(op->rel, sizeof op->rel, "%s", to);
 	respond_saved(op, 200);
@@ -696,6 +697,14 @@ static void contents_delete(op_t *op)
 		return;
 	}
 	/* a symlink is deleted itself, never what it points at */
+	if (fstatat(dirfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+	    is_notebook_path(op->rel)) {
+		/* an edit made on disk since the last version is kept first */
+		char id[STORE_ID_LEN];
+
+		(void)contents_sync_notebook(op->app, &op->root, op->rel, id, &err);
+		err_clear(&err);
+	}
 	if (fstatat(dirfd, leaf, &st, AT_SYMLINK_NOFOLLOW) != 0) {
 		http_respond_error(op->req, 404, "file or directory does not exist: '%s'", op->rel);
 	} else if (unlinkat(dirfd, leaf, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) != 0) {
@@ -709,7 +718,7 @@ static void contents_delete(op_t *op)
 			http_respond_error(op->req, 500, "cannot delete: %s", strerror(errno));
 	} else {
 		(void)fsync(dirfd);
-		contents_checkpoints_move(op->app, op->rel, NULL);
+		contents_history_move(op->app, op->rel, NULL);
 		http_respond_empty(op->req, 204);
 	}
 	close(dirfd);

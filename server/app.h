@@ -24,6 +24,7 @@ struct app {
 	sessions_t *sessions;
 	egress_broker_t *egress;  /* the sandboxes' way out (egress_broker.h) */
 	store_t *store;          /* STATE/store.sqlite: every notebook version */
+	unsigned char login_key[32]; /* signs login cookies: auth_init, cookie.h */
 	double started_at;
 	double last_activity;
 	bool is_stopping;

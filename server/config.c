@@ -57,6 +57,10 @@ static const opt_t opts[] = {
 	  "heartbeat period in seconds, 0 for none (default 3)" },
 	{ "allow-hidden", "CELLGATE_ALLOW_HIDDEN", OPT_BOOL, O(allow_hidden),
 	  "serve hidden files (default no)" },
+	{ "allow-origin", "CELLGATE_ALLOW_ORIGIN", OPT_STR, O(allow_origin),
+	  "origins (scheme://host[:port], comma-separated, or *) allowed besides the server's own" },
+	{ "allow-host", "CELLGATE_ALLOW_HOST", OPT_STR, O(allow_host),
+	  "Host names (comma-separated, or *) accepted besides loopback ones when bound to loopback" },
 	/* limits take a number with an optional K, M, G or T (powers of 1024), or 0 for none */
 	{ "kernel-memory", "CELLGATE_KERNEL_MEMORY", OPT_LIMIT, O(kernel_limits.memory_bytes),
 	  "private memory of each kernel process, bytes (RLIMIT_DATA; default 4G)" },
@@ -546,5 +550,7 @@ void config_clear(config_t *c)
 	free(c->limit_overrides);
 	free(c->egress_rules);
 	free(c->egress_relay);
+	free(c->allow_origin);
+	free(c->allow_host);
 	memset(c, 0, sizeof *c);
 }

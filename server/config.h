@@ -37,6 +37,8 @@ typedef struct config {
 	double kernel_start_timeout_s;
 	double heartbeat_s;
 	bool allow_hidden;
+	char *allow_origin;   /* comma-separated origins besides the Host's own, or "*" */
+	char *allow_host;     /* comma-separated Host names besides loopback's, or "*" */
 	sbx_limits_t kernel_limits; /* per kernel; 0 is none */
 	/* the file's trust.CLASS.kernel-* and kernelspec.NAME.kernel-* lines */
 	sbx_limit_override_t *limit_overrides;

@@ -18,6 +18,7 @@
 #include "app.h"
 #include "egress_broker.h"
 #include "app_store.h"
+#include "auth.h"
 #include "cli_store.h"
 #include "config.h"
 #include "lws.h"
@@ -158,7 +159,8 @@ static int serve(int argc, char **argv)
 	uv_signal_start(&s.sigint, on_signal, SIGINT);
 	uv_signal_start(&s.sigterm, on_signal, SIGTERM);
 
-	if (app_store_check(&s.app, &err) || kernels_start(&s, &err) || listener_start(&s.app, &err)) {
+	if (auth_init(&s.app, &err) || app_store_check(&s.app, &err) || kernels_start(&s, &err) ||
+	    listener_start(&s.app, &err)) {
 		fprintf(stderr, "cellgate: %s\n", err.msg);
 		goto out;
 	}

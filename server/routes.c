@@ -4,11 +4,15 @@
 #include <string.h>
 
 #include "handlers.h"
+#include "login.h"
 
 #define GET HTTP_GET | HTTP_HEAD
 #define CONTENTS GET | HTTP_PUT | HTTP_POST | HTTP_PATCH | HTTP_DELETE
 
 const route_t routes[] = {
+	{ GET, "/login", login_page, true },
+	{ HTTP_POST, "/login", login_submit, true },
+	{ GET, "/logout", logout_page, true },
 	{ GET, "/api", api_root, false },
 	{ GET, "/api/status", api_status, false },
 	{ GET, "/api/me", api_me, false },

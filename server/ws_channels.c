@@ -48,7 +48,7 @@ struct ws_conn {
 /* The upgrade request as an http_req_t (headers, query, route params), or
  * NULL when the path is not a channels URL. *status says why it failed. */
 static http_req_t *upgrade_request(struct lws *wsi, app_t *app, const char **kid,
-				   int *status)
+				   int *status, const char **why)
 {
 	char uri[2048], *scratch;
 	const char *path, *params[HTTP_MAX_PARAMS] = { 0 };
@@ -76,7 +76,7 @@ static http_req_t *upgrade_request(struct lws *wsi, app_t *app, const char **kid
 		http_copy_query(req, wsi);
 		http_req_adopt_params(req, scratch, params, n_params);
 		*kid = http_param(req, 0);
-		*status = auth_request_is_allowed(req) ? 0 : 403;
+		*status = auth_ws_status(req, why);
 	} else {
 		free(scratch);
 	}
@@ -114,16 +114,16 @@ static int refuse_upgrade(struct lws *wsi, int status, const char *message)
 
 int ws_on_confirm_upgrade(struct lws *wsi, app_t *app)
 {
-	const char *kid = NULL;
+	const char *kid = NULL, *why = "";
 	int status, rc = 0;
-	http_req_t *req = upgrade_request(wsi, app, &kid, &status);
+	http_req_t *req = upgrade_request(wsi, app, &kid, &status, &why);
 
 	if (app->is_stopping)
 		rc = refuse_upgrade(wsi, 503, "the server is stopping");
 	else if (!req)
 		rc = refuse_upgrade(wsi, 404, "not found");
 	else if (status == 403)
-		rc = refuse_upgrade(wsi, 403, "a valid token is required");
+		rc = refuse_upgrade(wsi, 403, why);
 	else if (!kmgr_find(app->kernels, kid))
 		rc = refuse_upgrade(wsi, 404, "no such kernel");
 	drop_request(req);
@@ -348,9 +348,9 @@ static void choose_session_id(ws_conn_t *ws, const char *requested)
 
 int ws_on_established(struct lws *wsi, app_t *app, ws_conn_t **slot)
 {
-	const char *kid = NULL, *protocol = lws_get_protocol(wsi)->name;
+	const char *kid = NULL, *why = "", *protocol = lws_get_protocol(wsi)->name;
 	int status;
-	http_req_t *req = upgrade_request(wsi, app, &kid, &status);
+	http_req_t *req = upgrade_request(wsi, app, &kid, &status, &why);
 	kernel_t *k = req && status == 0 ? kmgr_find(app->kernels, kid) : NULL;
 	ws_conn_t *ws;
 	err_t err = { 0 };
