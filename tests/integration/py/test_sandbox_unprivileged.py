@@ -84,7 +84,8 @@ except MemoryError:
     print("MemoryError")
 ''', timeout=60).stdout.strip()
     assert out == "MemoryError", out
-    res = unpriv.execute(kid, "while True: pass", timeout=120, allow_error=True)
+    res = unpriv.execute(kid, "while True: pass", timeout=120, allow_error=True,
+                         stop_on_error=False)
     assert res.reply["ename"] == "KeyboardInterrupt", res
     assert any("cellgate: cell cpu time limit" in m["content"].get("text", "")
                for m in res.msgs if m["header"]["msg_type"] == "stream"), res
