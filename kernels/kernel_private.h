@@ -77,6 +77,9 @@ struct kernel {
 	bool has_info_reply;   /* readiness: kernel_info answered ... */
 	bool has_iopub;        /* ... and IOPub delivers */
 	char *reason;          /* why it died, for the model and logs */
+	sbx_limits_t limits;   /* this kernel's, resolved at launch */
+	char *limit_note;      /* the last limit it reached, for the model */
+	wire_msg_t *busy;      /* the status that began the running cell (its parent is the request) */
 	double last_activity;
 	double started_at;
 	int stop_step;         /* 0: shutdown_request sent, 1: SIGTERM sent */

@@ -62,7 +62,17 @@ typedef struct kmgr_config {
 	size_t buffer_msgs;        /* per detached session */
 	size_t buffer_bytes;
 	double detached_ttl_s;     /* a detached session's sockets and buffer live this long */
-	sbx_limits_t limits;       /* every kernel's resource limits */
+	sbx_limits_t limits;       /* every kernel's resource limits, unless overridden */
+	/* per trust class and kernelspec (sbx_limits_for); borrowed, must outlive the manager */
+	const sbx_limit_override_t *limit_overrides;
+	size_t n_limit_overrides;
+	const char *egress_relay;  /* the relay binary; NULL: no egress at all */
+	bool sandbox_plain;        /* no seccomp, cgroups, watch or relay (to measure them) */
+	/* Called before each launch of a kernel's sandbox (up; again on a
+	 * restart) and when the kernel is freed (!up): the egress broker
+	 * serves SBX_EGRESS_SOCKET_NAME in kernel_dir(k) meanwhile. */
+	void (*on_sandbox)(void *arg, kernel_t *k, bool up);
+	void *on_sandbox_arg;
 } kmgr_config_t;
 
 /* Defaults for everything but the paths and ids. */
@@ -110,7 +120,8 @@ const char *kernel_spec_name(const kernel_t *k);
  * when it decides who may use the kernel. */
 const char *kernel_session_name(const kernel_t *k);
 kstate_t kernel_state(const kernel_t *k);
-/* {"id", "name", "last_activity", "execution_state", "connections"[, "reason"]} */
+/* {"id", "name", "last_activity", "execution_state", "connections", "limits",
+ *  "trust_class"[, "reason"][, "limit_reached"]} */
 json_t *kernel_model(const kernel_t *k);
 
 /* SIGINT to the kernel's process group, or interrupt_request on control
@@ -123,6 +134,11 @@ int kernel_restart(kernel_t *k, kernel_done_fn done, void *arg, err_t *err);
  * died or been shut down first (CG_ESTATE, with the reason); at once when
  * it is already one or the other. */
 int kernel_wait_ready(kernel_t *k, kernel_done_fn done, void *arg);
+/* The kernel's trust class: its kernelspec's metadata.cellgate.trust_class,
+ * "trusted" when it says none. */
+const char *kernel_trust_class(const kernel_t *k);
+/* The host path of the kernel's runtime directory (never shown to clients). */
+const char *kernel_dir(const kernel_t *k);
 /* Why the kernel died, or NULL. */
 const char *kernel_reason(const kernel_t *k);
 /* Stops the kernel and forgets it; done runs just before it is freed.

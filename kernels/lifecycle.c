@@ -28,6 +28,7 @@ void lifecycle_kill_now(kernel_t *k);
 int lifecycle_launch(kernel_t *k, err_t *err);
 
 static void kernel_die(kernel_t *k, const char *reason);
+static void notify_limit(kernel_t *k, const char *reason, const char *action);
 static void on_hb_tick(uv_timer_t *t);
 
 /* --- messages from the kernel ------------------------------------------- */
@@ -153,8 +154,17 @@ static void on_iopub(void *arg, zsock_t *sock, const wire_slice_t *f, size_t n)
 		return;
 	kernel_touch(k);
 	k->has_iopub = true;
-	if (k->phase == PHASE_READY && status_of(msg, &st) == 0)
+	if (k->phase == PHASE_READY && status_of(msg, &st) == 0) {
 		k->state = st;
+		/* a cell runs from busy to idle: its CPU and disk quotas count here */
+		if (st == KSTATE_BUSY) {
+			wire_msg_unref(&k->busy);
+			k->busy = wire_msg_ref(msg);
+			sbx_cell_begin(k->sbx);
+		} else {
+			sbx_cell_end(k->sbx);
+		}
+	}
 	relay_iopub(k, msg);
 	wire_msg_unref(&msg);
 	check_ready(k);
@@ -338,6 +348,7 @@ static void free_strv(char **v)
 
 static void on_output(void *arg, bool is_stderr, const char *data, size_t len);
 static void on_sandbox_exit(void *arg, int status);
+static void on_limit(void *arg, sbx_limit_t which, int count);
 
 static void init_timers(kernel_t *k)
 {
@@ -350,6 +361,20 @@ static void init_timers(kernel_t *k)
 	k->open_timers = 3;
 }
 
+/* Which mechanism holds each limit of this kernel, for the log. */
+static void log_limits(const kernel_t *k)
+{
+	char line[256];
+	size_t n = 0;
+
+	line[0] = '\0';
+	for (int i = 0; i < SBX_LIMIT_COUNT && n < sizeof line; i++)
+		n += (size_t)snprintf(line + n, sizeof line - n, "%s%s %s", i ? ", " : "",
+				      sbx_limit_key((sbx_limit_t)i),
+				      sbx_mechanism(k->sbx, (sbx_limit_t)i));
+	log_info("kernels", "%.8s limits (%s): %s", k->id, kernel_trust_class(k), line);
+}
+
 int lifecycle_launch(kernel_t *k, err_t *err)
 {
 	const kmgr_config_t *c = &k->mgr->cfg;
@@ -357,9 +382,21 @@ int lifecycle_launch(kernel_t *k, err_t *err)
 	sbx_spec_t spec = {
 		.argv = argv, .env = env, .workspace = c->workspace, .cwd = k->cwd,
 		.kernel_dir_fd = k->dir_fd, .hidden = c->hidden, .uid = c->uid, .gid = c->gid,
-		.bwrap = c->bwrap, .limits = c->limits,
+		.bwrap = c->bwrap, .name = k->id, .is_plain = c->sandbox_plain,
 	};
+	static const sbx_callbacks_t cb = { on_sandbox_exit, on_output, on_limit };
 	int rc = 0;
+
+	sbx_limits_for(&c->limits, c->limit_overrides, c->n_limit_overrides, k->spec.name,
+		       kernel_trust_class(k), &k->limits);
+	spec.limits = k->limits;
+	if (c->egress_relay && !c->sandbox_plain && c->on_sandbox) {
+		spec.egress_relay = c->egress_relay;
+		c->on_sandbox(c->on_sandbox_arg, k, true);
+	}
+	free(k->limit_note);
+	k->limit_note = NULL;
+	wire_msg_unref(&k->busy);
 
 	init_timers(k);
 	k->phase = PHASE_LAUNCHING;
@@ -376,12 +413,13 @@ int lifecycle_launch(kernel_t *k, err_t *err)
 	rc = open_sockets(k, err);
 	if (rc)
 		goto out;
-	k->sbx = sbx_launch(k->mgr->loop, &spec, on_sandbox_exit, on_output, k, err);
+	k->sbx = sbx_launch(k->mgr->loop, &spec, &cb, k, err);
 	if (!k->sbx) {
 		close_sockets(k);
 		rc = err ? err->code : CG_ESYS;
 		goto out;
 	}
+	log_limits(k);
 	send_probe(k);
 	uv_timer_start(&k->start_timer, on_start_tick, PROBE_TICK_MS, PROBE_TICK_MS);
 out:
@@ -462,6 +500,7 @@ static void on_sandbox_exit(void *arg, int status)
 {
 	kernel_t *k = arg;
 	char reason[sizeof k->stderr_tail + 96], line[sizeof k->stderr_tail];
+	sbx_limit_t cause;
 
 	uv_timer_stop(&k->start_timer);
 	uv_timer_stop(&k->stop_timer);
@@ -478,6 +517,13 @@ static void on_sandbox_exit(void *arg, int status)
 	if (k->phase == PHASE_DEAD)
 		return;
 	last_stderr_line(k, line, sizeof line);
+	/* a cgroup's OOM kill, or a limit the watcher had reported */
+	cause = k->sbx ? sbx_death_cause(k->sbx) : SBX_LIMIT_COUNT;
+	if (cause != SBX_LIMIT_COUNT) {
+		notify_limit(k, sbx_limit_reason(cause), "the kernel was stopped");
+		kernel_die(k, sbx_limit_reason(cause));
+		return;
+	}
 	/* bwrap passes on 128+N for a kernel ended by signal N */
 	if (status == 128 + SIGXCPU || status == 128 + SIGXFSZ) {
 		kernel_die(k, status == 128 + SIGXCPU ? "cpu time limit" : "file size limit");
@@ -505,6 +551,95 @@ static void kernel_die(kernel_t *k, const char *reason)
 	relay_broadcast_status(k, "dead");
 	relay_kernel_died(k, reason);
 	fire_waiters(&k->ready_waiters, CG_ESTATE, reason);
+}
+
+/* --- limits --------------------------------------------------------------- */
+
+/*
+ * Tells every client, on IOPub, that a limit was reached: a stream to
+ * stderr, parented on the running cell's request so it shows under that
+ * cell. The same text goes to the log and the kernel's model.
+ */
+static void notify_limit(kernel_t *k, const char *reason, const char *action)
+{
+	char text[512], *content;
+	json_t *c;
+	wire_msg_t *tmp, *m = NULL;
+	wire_slice_t parts[4];
+
+	snprintf(text, sizeof text, "cellgate: %s: %s\n", reason, action);
+	log_warn("kernels", "%.8s %s: %s", k->id, reason, action);
+	free(k->limit_note);
+	k->limit_note = strdup(reason);
+	c = json_pack("{s:s, s:s}", "name", "stderr", "text", text);
+	content = c ? json_dumps(c, JSON_COMPACT) : NULL;
+	json_decref(c);
+	tmp = content ? wire_msg_new("stream", k->mgr->session, "cellgate", NULL, content, NULL)
+		      : NULL;
+	if (tmp) {
+		parts[0] = (wire_slice_t){ tmp->header.data, tmp->header.len };
+		parts[1] = k->busy ? (wire_slice_t){ k->busy->parent_header.data,
+						     k->busy->parent_header.len }
+				   : (wire_slice_t){ "{}", 2 };
+		parts[2] = (wire_slice_t){ "{}", 2 };
+		parts[3] = (wire_slice_t){ content, strlen(content) };
+		m = wire_msg_from_parts(parts, NULL, 0, NULL, NULL);
+	}
+	if (m)
+		relay_iopub(k, m);
+	wire_msg_unref(&m);
+	wire_msg_unref(&tmp);
+	free(content);
+}
+
+static void on_limit(void *arg, sbx_limit_t which, int count)
+{
+	kernel_t *k = arg;
+	char action[160];
+	err_t err = { 0 };
+
+	if (k->phase == PHASE_DEAD || k->is_shutting_down)
+		return;
+	switch (which) {
+	case SBX_LIMIT_CELL_CPU:
+		if (count == 1) {
+			snprintf(action, sizeof action,
+				 "this cell used more than %llu s of CPU time; it is interrupted",
+				 (unsigned long long)k->limits.cell_cpu_seconds);
+			notify_limit(k, sbx_limit_reason(which), action);
+			if (kernel_interrupt(k, &err) != 0)
+				log_warn("kernels", "%.8s cannot interrupt: %s", k->id, err.msg);
+			return;
+		}
+		notify_limit(k, sbx_limit_reason(which), "the cell went on after its interrupt; "
+				"the kernel is stopped");
+		kernel_die(k, sbx_limit_reason(which));
+		return;
+	case SBX_LIMIT_CPU:
+		snprintf(action, sizeof action, "the kernel used more than %llu s of CPU time; "
+			 "it is stopped", (unsigned long long)k->limits.cpu_seconds);
+		notify_limit(k, sbx_limit_reason(which), action);
+		kernel_die(k, sbx_limit_reason(which));
+		return;
+	case SBX_LIMIT_DISK:
+		snprintf(action, sizeof action, "the workspace grew past %llu bytes while this "
+			 "cell ran; the kernel is stopped", (unsigned long long)k->limits.disk_bytes);
+		notify_limit(k, sbx_limit_reason(which), action);
+		kernel_die(k, sbx_limit_reason(which));
+		return;
+	case SBX_LIMIT_MEMORY:
+		/* the kernel itself killed shows as its death (on_sandbox_exit) */
+		notify_limit(k, sbx_limit_reason(which),
+			     "a process in the sandbox was killed at the memory limit");
+		return;
+	case SBX_LIMIT_PROCESSES:
+		snprintf(action, sizeof action, "the sandbox reached its %llu processes; "
+			 "new ones fail", (unsigned long long)k->limits.processes);
+		notify_limit(k, sbx_limit_reason(which), action);
+		return;
+	default:
+		return;
+	}
 }
 
 /* --- stopping -------------------------------------------------------------- */
@@ -648,6 +783,10 @@ void lifecycle_free(kernel_t *k)
 	free(k->session_name);
 	free(k->dir);
 	free(k->reason);
+	free(k->limit_note);
+	wire_msg_unref(&k->busy);
+	if (k->mgr->cfg.on_sandbox)
+		k->mgr->cfg.on_sandbox(k->mgr->cfg.on_sandbox_arg, k, false);
 	if (!k->open_timers) {
 		free(k);
 		return;

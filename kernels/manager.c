@@ -363,13 +363,44 @@ static json_t *limit_json(uint64_t v)
 	return v ? json_integer((json_int_t)v) : json_null();
 }
 
-static json_t *limits_json(const sbx_limits_t *l)
+static json_t *mechanisms_json(const kernel_t *k)
 {
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:s}", "memory_bytes",
+	json_t *m = json_object();
+
+	for (int i = 0; i < SBX_LIMIT_COUNT; i++)
+		json_object_set_new(m, sbx_limit_key((sbx_limit_t)i),
+				    json_string(k->sbx ? sbx_mechanism(k->sbx, (sbx_limit_t)i)
+						       : "none"));
+	/* rlimits, per process, whatever else is available */
+	json_object_set_new(m, "open_files", json_string(k->limits.open_files ? "rlimit" : "none"));
+	json_object_set_new(m, "file_size", json_string(k->limits.file_size_bytes ? "rlimit" : "none"));
+	return m;
+}
+
+static json_t *limits_json(kernel_t *k)
+{
+	const sbx_limits_t *l = &k->limits;
+
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:f}", "memory_bytes",
 			 limit_json(l->memory_bytes), "processes", limit_json(l->processes),
 			 "open_files", limit_json(l->open_files), "file_size_bytes",
 			 limit_json(l->file_size_bytes), "cpu_seconds", limit_json(l->cpu_seconds),
-			 "mechanism", SBX_LIMITS_MECHANISM);
+			 "cell_cpu_seconds", limit_json(l->cell_cpu_seconds), "disk_bytes",
+			 limit_json(l->disk_bytes), "mechanism", mechanisms_json(k),
+			 "cpu_used_seconds", k->sbx ? sbx_cpu_seconds(k->sbx) : 0.0);
+}
+
+const char *kernel_trust_class(const kernel_t *k)
+{
+	json_t *cg = json_object_get(k->spec.metadata, "cellgate");
+	const char *t = json_string_value(json_object_get(cg, "trust_class"));
+
+	return t && *t ? t : "trusted";
+}
+
+const char *kernel_dir(const kernel_t *k)
+{
+	return k->dir;
 }
 
 json_t *kernel_model(const kernel_t *k)
@@ -381,8 +412,12 @@ json_t *kernel_model(const kernel_t *k)
 	model = json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", k->id, "name", k->spec.name,
 			  "last_activity", when, "execution_state", kstate_name(k->state),
 			  "connections", (json_int_t)relay_connections(k));
-	if (model)
-		json_object_set_new(model, "limits", limits_json(&k->mgr->cfg.limits));
+	if (model) {
+		json_object_set_new(model, "limits", limits_json((kernel_t *)k));
+		json_object_set_new(model, "trust_class", json_string(kernel_trust_class(k)));
+	}
+	if (model && k->limit_note)
+		json_object_set_new(model, "limit_reached", json_string(k->limit_note));
 	if (model && k->state == KSTATE_DEAD && k->reason)
 		json_object_set_new(model, "reason", json_string(k->reason));
 	return model;

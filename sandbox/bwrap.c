@@ -4,7 +4,9 @@
  * bwrap processes its options in order, so the order here is the order of
  * the mount table inside: the read-only host root first, then what covers
  * parts of it (private /tmp and /run), the read-write workspace, what must
- * stay hidden (even inside the workspace), and the kernel directory.
+ * stay hidden (even inside the workspace), and the kernel directory. With an
+ * egress relay, the command is the relay, which executes the kernel's argv
+ * after its own "--".
  */
 #include "sandbox.h"
 
@@ -117,6 +119,12 @@ char **sbx_bwrap_argv(const sbx_spec_t *s, err_t *err)
 	add3(&a, "--ro-bind", "/", "/");
 	add2(&a, "--dev", "/dev");
 	add2(&a, "--proc", "/proc");
+	/* /sys would show the host's cgroups, devices, network interfaces and
+	 * kernel settings: an empty one, but for the CPU topology that
+	 * numerical libraries read to size their thread pools */
+	add2(&a, "--tmpfs", "/sys");
+	add3(&a, "--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu");
+	add2(&a, "--remount-ro", "/sys");
 	add2(&a, "--tmpfs", "/tmp");
 	add2(&a, "--tmpfs", "/run");
 	add3(&a, "--bind", s->workspace, s->workspace);
@@ -129,8 +137,10 @@ char **sbx_bwrap_argv(const sbx_spec_t *s, err_t *err)
 	snprintf(num, sizeof num, "%d", SBX_FD_INFO);
 	add2(&a, "--info-fd", num);
 	/* loaded by bwrap last, just before it executes the kernel */
-	snprintf(num, sizeof num, "%d", SBX_FD_SECCOMP);
-	add2(&a, "--seccomp", num);
+	if (!s->is_plain) {
+		snprintf(num, sizeof num, "%d", SBX_FD_SECCOMP);
+		add2(&a, "--seccomp", num);
+	}
 	add2(&a, "--chdir", s->cwd);
 	/* bwrap passes its own environment through; we hand it the scrubbed one. */
 	add(&a, "--clearenv");
@@ -143,7 +153,25 @@ char **sbx_bwrap_argv(const sbx_spec_t *s, err_t *err)
 		snprintf(name, sizeof name, "%.*s", (int)(eq - s->env[i]), s->env[i]);
 		add3(&a, "--setenv", name, eq + 1);
 	}
+	if (s->egress_relay && !s->is_plain) {
+		/* the only way out: the relay on the sandbox's own loopback */
+		snprintf(num, sizeof num, "http://127.0.0.1:%d", SBX_EGRESS_PORT);
+		add3(&a, "--setenv", "HTTP_PROXY", num);
+		add3(&a, "--setenv", "HTTPS_PROXY", num);
+		add3(&a, "--setenv", "http_proxy", num);
+		add3(&a, "--setenv", "https_proxy", num);
+		add3(&a, "--setenv", "NO_PROXY", "localhost,127.0.0.1,::1");
+		add3(&a, "--setenv", "no_proxy", "localhost,127.0.0.1,::1");
+	}
 	add(&a, "--");
+	if (s->egress_relay && !s->is_plain) {
+		/* it listens, forks itself off, then executes the kernel in its place */
+		snprintf(num, sizeof num, "%d", SBX_EGRESS_PORT);
+		add(&a, s->egress_relay);
+		add(&a, num);
+		add(&a, SBX_EGRESS_SOCKET);
+		add(&a, "--");
+	}
 	for (size_t i = 0; s->argv[i]; i++)
 		add(&a, s->argv[i]);
 	if (a.failed) {

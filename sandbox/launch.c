@@ -7,8 +7,16 @@
  * unprivileged uid, and arm a parent-death signal after that drop. The
  * child is then watched on the loop through a pidfd, and its stdout and
  * stderr through pipes.
+ *
+ * The watcher: while the sandbox runs, a timer on the same loop samples its
+ * CPU time (the cgroup's cpuacct, else /proc for the kernel and its reaped
+ * children), the cgroups' OOM-kill and process-limit counters, and during a
+ * cell the workspace's size, and reports a limit reached through on_limit.
+ * What to do about it (interrupt, stop, tell the user) is the kernel
+ * manager's decision; the sandbox does not know about cells beyond the
+ * begin/end marks it is given.
  */
-#include "sandbox.h"
+#include "sandbox_private.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +32,12 @@
 
 #include "../common/log.h"
 
+#define WATCH_MS 250
+/* CPU seconds a cell may go on after its interrupt before it is stopped */
+#define CELL_GRACE_S 3.0
+/* how stale the workspace's measured size may be */
+#define DISK_MAX_AGE_S 1.0
+
 struct sbx {
 	pid_t pid;
 	pid_t kernel_pid;
@@ -31,20 +45,38 @@ struct sbx {
 	int info_fd;          /* read end of bwrap's --info-fd */
 	uv_poll_t exit_watch;
 	uv_pipe_t out, err;
+	uv_timer_t watch;
 	int handles;          /* libuv handles not yet closed */
 	bool is_running;
 	bool is_freed;
+	bool is_plain;
 	sbx_exit_fn on_exit;
 	sbx_output_fn on_output;
+	sbx_limit_fn on_limit;
 	void *arg;
+
+	sbx_limits_t limits;
+	sbx_cgroup_t cg;
+	char *workspace;
+	bool in_cell;
+	double cell_cpu0;      /* CPU seconds at the cell's start */
+	double cell_mark;      /* ... at its interrupt */
+	int cell_hits;
+	bool cell_pids_told;   /* the process limit, said once a cell */
+	bool cell_disk_told;
+	bool cpu_told;
+	uint64_t oom_seen, pids_seen;
+	sbx_limit_t fatal;     /* a limit reported that ends the kernel; SBX_LIMIT_COUNT */
 };
 
 static void on_closed(uv_handle_t *h)
 {
 	sbx_t *s = h->data;
 
-	if (--s->handles == 0 && s->is_freed)
+	if (--s->handles == 0 && s->is_freed) {
+		free(s->workspace);
 		free(s);
+	}
 }
 
 static void close_handle(uv_handle_t *h)
@@ -63,6 +95,7 @@ static void on_exit_ready(uv_poll_t *h, int status, int events)
 	if (waitpid(s->pid, &wstatus, WNOHANG) != s->pid)
 		return;
 	uv_poll_stop(h);
+	uv_timer_stop(&s->watch);
 	s->is_running = false;
 	code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus)
 				  : 128 + (WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0);
@@ -95,8 +128,8 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
  * failure the errno goes up the status pipe so the parent can say why.
  */
 static void __attribute__((noreturn))
-child(const sbx_spec_t *spec, char **argv, char **envp, int out_w, int err_w, int info_w,
-      int seccomp_fd, int status_w)
+child(const sbx_spec_t *spec, const sbx_cgroup_t *cg, char **argv, char **envp, int out_w,
+      int err_w, int info_w, int seccomp_fd, int status_w)
 {
 	/* source descriptors in target order (0 stdin, 1 stdout, 2 stderr,
 	 * SBX_FD_KERNEL_DIR, SBX_FD_INFO, SBX_FD_SECCOMP, then the status pipe),
@@ -109,6 +142,10 @@ child(const sbx_spec_t *spec, char **argv, char **envp, int out_w, int err_w, in
 
 	_Static_assert(SBX_FD_KERNEL_DIR == 3 && SBX_FD_INFO == 4 && SBX_FD_SECCOMP == 5,
 		       "src[] lists the descriptors in this order");
+	/* first, while we still may: into the sandbox's cgroups, so that
+	 * bwrap and everything it starts is counted and limited */
+	if (sbx_cgroup_join(cg) != 0)
+		goto fail;
 	setsid();
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -135,7 +172,7 @@ child(const sbx_spec_t *spec, char **argv, char **envp, int out_w, int err_w, in
 			goto fail;
 	}
 	/* after the uid change, so that none of them is lifted by privilege */
-	if (sbx_limits_apply(&spec->limits) != 0)
+	if (sbx_limits_apply(&spec->limits, cg->dir[CG_MEMORY] != NULL, cg->dir[CG_PIDS] != NULL) != 0)
 		goto fail;
 	/* After the uid change, which clears it: die with the server. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
@@ -152,14 +189,162 @@ static int open_pipe(int fds[2])
 	return pipe2(fds, O_CLOEXEC);
 }
 
-sbx_t *sbx_launch(uv_loop_t *loop, const sbx_spec_t *spec, sbx_exit_fn on_exit,
-		  sbx_output_fn on_output, void *arg, err_t *err)
+/* --- the watcher ----------------------------------------------------------- */
+
+/* CPU seconds of the kernel and its reaped children, from /proc: the
+ * measure when there is no cpuacct cgroup. */
+static double proc_cpu_seconds(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st, cut, cst;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* the command name may hold anything; the fields start after its ')' */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu",
+			 &ut, &st, &cut, &cst) != 4)
+		return 0;
+	return (double)(ut + st + cut + cst) / (double)sysconf(_SC_CLK_TCK);
+}
+
+double sbx_cpu_seconds(sbx_t *s)
+{
+	int64_t ns = sbx_cgroup_cpu_ns(&s->cg);
+	pid_t k;
+
+	if (ns >= 0)
+		return (double)ns / 1e9;
+	k = s->is_running ? sbx_kernel_pid(s) : 0;
+	return k ? proc_cpu_seconds(k) : 0;
+}
+
+static void report(sbx_t *s, sbx_limit_t which, int count)
+{
+	if (which == SBX_LIMIT_CPU || which == SBX_LIMIT_DISK ||
+	    (which == SBX_LIMIT_CELL_CPU && count > 1))
+		s->fatal = which;
+	if (s->on_limit)
+		s->on_limit(s->arg, which, count);
+}
+
+static void watch_cell(sbx_t *s, double cpu)
+{
+	uint64_t q = s->limits.cell_cpu_seconds;
+	bool partial;
+
+	if (q && s->cell_hits == 0 && cpu - s->cell_cpu0 >= (double)q) {
+		s->cell_hits = 1;
+		s->cell_mark = cpu;
+		report(s, SBX_LIMIT_CELL_CPU, 1);
+	} else if (q && s->cell_hits == 1 && cpu - s->cell_mark >= CELL_GRACE_S) {
+		s->cell_hits = 2;
+		report(s, SBX_LIMIT_CELL_CPU, 2);
+	}
+	if (s->limits.disk_bytes && !s->cell_disk_told && s->is_running &&
+	    sbx_disk_usage(s->workspace, DISK_MAX_AGE_S, &partial) > s->limits.disk_bytes) {
+		s->cell_disk_told = true;
+		report(s, SBX_LIMIT_DISK, 1);
+	}
+}
+
+static void on_watch(uv_timer_t *t)
+{
+	sbx_t *s = t->data;
+	double cpu;
+	uint64_t n;
+
+	if (!s->is_running)
+		return;
+	cpu = sbx_cpu_seconds(s);
+	if (s->limits.cpu_seconds && !s->cpu_told && cpu >= (double)s->limits.cpu_seconds) {
+		s->cpu_told = true;
+		report(s, SBX_LIMIT_CPU, 1);
+	}
+	if (s->is_running && s->in_cell)
+		watch_cell(s, cpu);
+	n = sbx_cgroup_oom_kills(&s->cg);
+	if (s->is_running && n > s->oom_seen) {
+		s->oom_seen = n;
+		report(s, SBX_LIMIT_MEMORY, (int)(n > 1000 ? 1000 : n));
+	}
+	n = sbx_cgroup_pids_max_hits(&s->cg);
+	if (s->is_running && n > s->pids_seen) {
+		s->pids_seen = n;
+		if (!s->cell_pids_told) {
+			s->cell_pids_told = true;
+			report(s, SBX_LIMIT_PROCESSES, 1);
+		}
+	}
+}
+
+void sbx_cell_begin(sbx_t *s)
+{
+	if (!s || s->in_cell)
+		return;
+	s->in_cell = true;
+	s->cell_hits = 0;
+	s->cell_pids_told = s->cell_disk_told = false;
+	s->cell_cpu0 = s->limits.cell_cpu_seconds ? sbx_cpu_seconds(s) : 0;
+}
+
+void sbx_cell_end(sbx_t *s)
+{
+	if (s)
+		s->in_cell = false;
+}
+
+const char *sbx_mechanism(const sbx_t *s, sbx_limit_t which)
+{
+	static const char *const cg_names[] = { "none", "cgroup-v1", "cgroup-v2" };
+	const char *cg = cg_names[s->cg.version];
+
+	switch (which) {
+	case SBX_LIMIT_MEMORY:
+		return !s->limits.memory_bytes ? "none" : s->cg.dir[CG_MEMORY] ? cg : "rlimit";
+	case SBX_LIMIT_PROCESSES:
+		return !s->limits.processes ? "none" : s->cg.dir[CG_PIDS] ? cg : "rlimit";
+	case SBX_LIMIT_CPU:
+		return s->is_plain || !s->limits.cpu_seconds ? "none" : "watch";
+	case SBX_LIMIT_CELL_CPU:
+		return s->is_plain || !s->limits.cell_cpu_seconds ? "none" : "watch";
+	case SBX_LIMIT_DISK:
+		return s->is_plain || !s->limits.disk_bytes ? "none" : "watch";
+	default:
+		return "none";
+	}
+}
+
+sbx_limit_t sbx_death_cause(sbx_t *s)
+{
+	if (s->fatal != SBX_LIMIT_COUNT)
+		return s->fatal;
+	/* the OOM killer chose a process of ours: the kernel, or what it waited on */
+	if (sbx_cgroup_oom_kills(&s->cg) > 0)
+		return SBX_LIMIT_MEMORY;
+	return SBX_LIMIT_COUNT;
+}
+
+/* --- launching --------------------------------------------------------------- */
+
+sbx_t *sbx_launch(uv_loop_t *loop, const sbx_spec_t *spec, const sbx_callbacks_t *cb, void *arg,
+		  err_t *err)
 {
 	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, info[2] = { -1, -1 };
 	int status[2] = { -1, -1 };
 	int seccomp_fd = -1;
 	char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 	char **argv = sbx_bwrap_argv(spec, err);
+	sbx_cgroup_t cg = { .procs_fd = { -1, -1, -1 } };
 	sbx_t *s = NULL;
 	int child_errno = 0;
 	ssize_t got;
@@ -167,9 +352,14 @@ sbx_t *sbx_launch(uv_loop_t *loop, const sbx_spec_t *spec, sbx_exit_fn on_exit,
 
 	if (!argv)
 		return NULL;
-	seccomp_fd = sbx_seccomp_fd(err);
+	/* the plain sandbox gets /dev/null where the filter would be */
+	seccomp_fd = spec->is_plain ? open("/dev/null", O_RDONLY | O_CLOEXEC) : sbx_seccomp_fd(err);
 	if (seccomp_fd < 0)
 		goto fail;
+	if (!spec->is_plain && spec->name) {
+		sbx_cgroup_use_loop(loop);
+		sbx_cgroup_create(&cg, spec->name, &spec->limits);
+	}
 	if (open_pipe(out) || open_pipe(errp) || open_pipe(info) || open_pipe(status)) {
 		err_set(err, CG_ESYS, "pipe: %s", strerror(errno));
 		goto fail;
@@ -180,8 +370,9 @@ sbx_t *sbx_launch(uv_loop_t *loop, const sbx_spec_t *spec, sbx_exit_fn on_exit,
 		goto fail;
 	}
 	if (pid == 0)
-		child(spec, argv, envp, out[1], errp[1], info[1], seccomp_fd, status[1]);
+		child(spec, &cg, argv, envp, out[1], errp[1], info[1], seccomp_fd, status[1]);
 
+	sbx_cgroup_close_fds(&cg);
 	close(out[1]);
 	close(errp[1]);
 	close(info[1]);
@@ -201,7 +392,12 @@ sbx_t *sbx_launch(uv_loop_t *loop, const sbx_spec_t *spec, sbx_exit_fn on_exit,
 	}
 
 	s = calloc(1, sizeof *s);
-	if (!s) {
+	if (s)
+		s->workspace = strdup(spec->workspace);
+	if (!s || !s->workspace) {
+		if (s)
+			free(s);
+		s = NULL;
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		err_set(err, CG_ESYS, "out of memory");
@@ -209,9 +405,16 @@ sbx_t *sbx_launch(uv_loop_t *loop, const sbx_spec_t *spec, sbx_exit_fn on_exit,
 	}
 	s->pid = pid;
 	s->is_running = true;
-	s->on_exit = on_exit;
-	s->on_output = on_output;
+	s->is_plain = spec->is_plain;
+	s->on_exit = cb->on_exit;
+	s->on_output = cb->on_output;
+	s->on_limit = cb->on_limit;
 	s->arg = arg;
+	s->limits = spec->limits;
+	s->cg = cg;
+	cg.version = 0;
+	memset(cg.dir, 0, sizeof cg.dir);
+	s->fatal = SBX_LIMIT_COUNT;
 	s->info_fd = info[0];
 	fcntl(s->info_fd, F_SETFL, O_NONBLOCK);
 	info[0] = -1;
@@ -221,6 +424,8 @@ sbx_t *sbx_launch(uv_loop_t *loop, const sbx_spec_t *spec, sbx_exit_fn on_exit,
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		close(s->info_fd);
+		sbx_cgroup_destroy(&s->cg);
+		free(s->workspace);
 		free(s);
 		s = NULL;
 		goto fail;
@@ -228,17 +433,21 @@ sbx_t *sbx_launch(uv_loop_t *loop, const sbx_spec_t *spec, sbx_exit_fn on_exit,
 	uv_poll_init(loop, &s->exit_watch, s->pidfd);
 	uv_pipe_init(loop, &s->out, 0);
 	uv_pipe_init(loop, &s->err, 0);
-	s->exit_watch.data = s->out.data = s->err.data = s;
-	s->handles = 3;
+	uv_timer_init(loop, &s->watch);
+	s->exit_watch.data = s->out.data = s->err.data = s->watch.data = s;
+	s->handles = 4;
 	uv_pipe_open(&s->out, out[0]);
 	uv_pipe_open(&s->err, errp[0]);
 	out[0] = errp[0] = -1;
 	uv_read_start((uv_stream_t *)&s->out, on_alloc, on_read);
 	uv_read_start((uv_stream_t *)&s->err, on_alloc, on_read);
 	uv_poll_start(&s->exit_watch, UV_READABLE, on_exit_ready);
+	if (!spec->is_plain)
+		uv_timer_start(&s->watch, on_watch, WATCH_MS, WATCH_MS);
 	sbx_argv_free(&argv);
 	return s;
 fail:
+	sbx_cgroup_destroy(&cg);
 	if (seccomp_fd >= 0)
 		close(seccomp_fd);
 	for (int i = 0; i < 2; i++) {
@@ -338,7 +547,9 @@ void sbx_free(sbx_t **self_p)
 		s->is_running = false;
 	}
 	close(s->info_fd);
+	sbx_cgroup_destroy(&s->cg);
 	s->is_freed = true;
+	close_handle((uv_handle_t *)&s->watch);
 	close_handle((uv_handle_t *)&s->exit_watch);
 	close_handle((uv_handle_t *)&s->out);
 	close_handle((uv_handle_t *)&s->err);

@@ -1,21 +1,46 @@
 /*
- * Resource limits of a kernel sandbox, as rlimits.
+ * Resource limits of a kernel sandbox: which limit is enforced how, the
+ * rlimits applied in the launch child, and per-scope overrides.
  *
- * Applied in the launch child just before bwrap is executed, so bwrap, its
- * pid 1 and the kernel inherit them, and nothing inside can raise them (no
- * capabilities). What rlimits cannot do, and the kernel's model says so by
- * "mechanism": "rlimit":
- *   - memory is RLIMIT_DATA (private writable memory: heap and anonymous
- *     mappings, not address-space reservations that RLIMIT_AS would count
- *     against threads' malloc arenas); it is per process, not per sandbox;
- *   - RLIMIT_NPROC counts every task of the host uid, so with all kernels
- *     running as the same user (nobody) it is one budget shared by them all;
- *   - RLIMIT_CPU is per process, and a child starts its own count.
- * A cgroup would hold the whole sandbox to one budget; not done yet.
+ * Each limit has one mechanism, and the kernel's model names it:
+ *   - memory: the sandbox's memory cgroup (the whole sandbox, page cache
+ *     and tmpfs included; the kernel's OOM killer acts inside it and we
+ *     report "out of memory"), else RLIMIT_DATA per process (private
+ *     writable memory; a big allocation fails with MemoryError);
+ *   - processes: the pids cgroup (the whole sandbox), else RLIMIT_NPROC,
+ *     which counts every task of the host uid, one budget for all kernels
+ *     of that user;
+ *   - CPU time, total and per cell: the server samples the sandbox's CPU
+ *     time (cpuacct, or /proc for the kernel and its reaped children) and
+ *     interrupts or stops the kernel ("watch", in launch.c);
+ *   - open files and file size: rlimits, per process;
+ *   - disk: the server measures the workspace while a cell runs and stops
+ *     the kernel past the quota ("watch"); RLIMIT_FSIZE at the quota keeps
+ *     one file from overshooting it between two measurements.
  */
 #include "sandbox.h"
 
+#include <stddef.h>
+#include <string.h>
 #include <sys/resource.h>
+
+static const char *const reasons[SBX_LIMIT_COUNT] = {
+	"out of memory", "process limit", "cpu time limit", "cell cpu time limit",
+	"disk quota exceeded",
+};
+static const char *const keys[SBX_LIMIT_COUNT] = {
+	"memory", "processes", "cpu", "cell_cpu", "disk",
+};
+
+const char *sbx_limit_reason(sbx_limit_t which)
+{
+	return which < SBX_LIMIT_COUNT ? reasons[which] : "";
+}
+
+const char *sbx_limit_key(sbx_limit_t which)
+{
+	return which < SBX_LIMIT_COUNT ? keys[which] : "";
+}
 
 void sbx_limits_defaults(sbx_limits_t *l)
 {
@@ -23,15 +48,16 @@ void sbx_limits_defaults(sbx_limits_t *l)
 	l->processes = 4096;
 	l->open_files = 4096;
 	l->file_size_bytes = 16ULL << 30;
-	l->cpu_seconds = 0; /* kernels live long; a total is opt-in */
+	l->cpu_seconds = 0;      /* kernels live long; a total is opt-in */
+	l->cell_cpu_seconds = 0; /* so is a per-cell quota */
+	l->disk_bytes = 0;
 }
 
-/* Lowers one limit to value (soft) and value + grace (hard); never above the hard limit we already have,
- * which an unprivileged process could not raise anyway. */
-static int lower(int resource, uint64_t value, uint64_t grace)
+/* Lowers one limit to value (soft and hard); never above the hard limit we
+ * already have, which an unprivileged process could not raise anyway. */
+static int lower(int resource, uint64_t value)
 {
 	struct rlimit r;
-	rlim_t hard;
 
 	if (value == 0)
 		return 0;
@@ -39,24 +65,44 @@ static int lower(int resource, uint64_t value, uint64_t grace)
 		return -1;
 	if (r.rlim_max != RLIM_INFINITY && (rlim_t)value > r.rlim_max)
 		value = r.rlim_max;
-	hard = (rlim_t)(value + grace);
-	if (r.rlim_max != RLIM_INFINITY && hard > r.rlim_max)
-		hard = r.rlim_max;
-	r.rlim_cur = (rlim_t)value;
-	r.rlim_max = hard;
+	r.rlim_cur = r.rlim_max = (rlim_t)value;
 	return setrlimit(resource, &r);
 }
 
 /* Async-signal-safe: runs between fork and exec. */
-int sbx_limits_apply(const sbx_limits_t *l)
+int sbx_limits_apply(const sbx_limits_t *l, bool skip_memory, bool skip_processes)
 {
-	/* the CPU soft limit sends SIGXCPU, so the kernel's death names the
-	 * cause; the hard limit a second later is SIGKILL for one that ignores it */
-	if (lower(RLIMIT_DATA, l->memory_bytes, 0) != 0 ||
-	    lower(RLIMIT_NPROC, l->processes, 0) != 0 ||
-	    lower(RLIMIT_NOFILE, l->open_files, 0) != 0 ||
-	    lower(RLIMIT_FSIZE, l->file_size_bytes, 0) != 0 ||
-	    lower(RLIMIT_CPU, l->cpu_seconds, 1) != 0)
+	uint64_t fsize = l->file_size_bytes;
+
+	if (l->disk_bytes && (!fsize || l->disk_bytes < fsize))
+		fsize = l->disk_bytes;
+	if ((!skip_memory && lower(RLIMIT_DATA, l->memory_bytes) != 0) ||
+	    (!skip_processes && lower(RLIMIT_NPROC, l->processes) != 0) ||
+	    lower(RLIMIT_NOFILE, l->open_files) != 0 || lower(RLIMIT_FSIZE, fsize) != 0)
 		return -1;
 	return 0;
+}
+
+static void apply_scope(sbx_limits_t *out, const sbx_limit_override_t *ov, size_t n,
+			const char *prefix, const char *name)
+{
+	size_t pl = strlen(prefix);
+
+	if (!name)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(ov[i].scope, prefix, pl) != 0 || strcmp(ov[i].scope + pl, name) != 0)
+			continue;
+		if (ov[i].field + sizeof(uint64_t) <= sizeof *out &&
+		    ov[i].field % sizeof(uint64_t) == 0)
+			memcpy((char *)out + ov[i].field, &ov[i].value, sizeof(uint64_t));
+	}
+}
+
+void sbx_limits_for(const sbx_limits_t *base, const sbx_limit_override_t *ov, size_t n,
+		    const char *kernelspec, const char *trust_class, sbx_limits_t *out)
+{
+	*out = *base;
+	apply_scope(out, ov, n, "trust.", trust_class);
+	apply_scope(out, ov, n, "kernelspec.", kernelspec);
 }

@@ -16,7 +16,15 @@
  *
  * Hardening (seccomp.c): a seccomp filter denies what a kernel never needs
  * (ptrace, mount, modules, bpf, perf, keyrings, new namespaces, io_uring...),
- * and bwrap's --disable-userns stops nested user namespaces as well.
+ * and bwrap's --disable-userns stops nested user namespaces as well. /sys is
+ * an empty read-only tmpfs but for the CPU topology.
+ *
+ * Limits (limits.c, cgroup.c, the watcher in launch.c): per-sandbox cgroups
+ * where the machine lets us make them, rlimits otherwise, and a watcher that
+ * samples CPU time, OOM kills, refused forks and the workspace's size and
+ * reports them (sbx_limit_fn). Egress (relay/, egress_policy.c): the only way
+ * out is a relay on the sandbox's loopback that hands connections to the
+ * server's broker, which asks egress_decide.
  */
 #ifndef CELLGATE_SANDBOX_H
 #define CELLGATE_SANDBOX_H
@@ -41,18 +49,52 @@
 
 /* Per-kernel resource limits (limits.c); 0 means none. */
 typedef struct sbx_limits {
-	uint64_t memory_bytes;    /* RLIMIT_DATA, per process */
-	uint64_t processes;       /* RLIMIT_NPROC: per host uid, shared by its kernels */
-	uint64_t open_files;      /* RLIMIT_NOFILE */
-	uint64_t file_size_bytes; /* RLIMIT_FSIZE: a larger write fails with EFBIG */
-	uint64_t cpu_seconds;     /* RLIMIT_CPU, per process: SIGXCPU, then SIGKILL */
+	uint64_t memory_bytes;     /* the sandbox's memory: a cgroup, else RLIMIT_DATA per process */
+	uint64_t processes;        /* the sandbox's tasks: a pids cgroup, else RLIMIT_NPROC per uid */
+	uint64_t open_files;       /* RLIMIT_NOFILE */
+	uint64_t file_size_bytes;  /* RLIMIT_FSIZE: a larger write fails with EFBIG */
+	uint64_t cpu_seconds;      /* CPU time of the whole sandbox over its life */
+	uint64_t cell_cpu_seconds; /* CPU time of one cell (busy to idle) */
+	uint64_t disk_bytes;       /* the workspace's size while the kernel runs a cell */
 } sbx_limits_t;
 
-#define SBX_LIMITS_MECHANISM "rlimit"
+/* The limits a watcher or cgroup reports on (sbx_limit_fn). */
+typedef enum sbx_limit {
+	SBX_LIMIT_MEMORY,
+	SBX_LIMIT_PROCESSES,
+	SBX_LIMIT_CPU,
+	SBX_LIMIT_CELL_CPU,
+	SBX_LIMIT_DISK,
+	SBX_LIMIT_COUNT,
+} sbx_limit_t;
+
+/* "out of memory", "process limit", "cpu time limit", "cell cpu time
+ * limit", "disk quota exceeded": the reason users and the model see. */
+const char *sbx_limit_reason(sbx_limit_t which);
+/* The key a limit has in the kernel model's "mechanism" object. */
+const char *sbx_limit_key(sbx_limit_t which);
 
 void sbx_limits_defaults(sbx_limits_t *l);
-/* Applies l to the calling process; async-signal-safe (used after fork). */
-int sbx_limits_apply(const sbx_limits_t *l);
+/* Applies l to the calling process; async-signal-safe (used after fork).
+ * Memory and processes are left out when a cgroup holds them
+ * (skip_memory, skip_processes). */
+int sbx_limits_apply(const sbx_limits_t *l, bool skip_memory, bool skip_processes);
+
+/*
+ * One limit set for a scope of kernels in the configuration: scope is
+ * "trust.CLASS" or "kernelspec.NAME", field the byte offset of a uint64_t
+ * in sbx_limits_t. sbx_limits_for starts from base, applies the trust
+ * class's overrides, then the kernelspec's (the narrower scope wins).
+ */
+#define SBX_SCOPE_MAX 96
+typedef struct sbx_limit_override {
+	char scope[SBX_SCOPE_MAX];
+	size_t field;
+	uint64_t value;
+} sbx_limit_override_t;
+
+void sbx_limits_for(const sbx_limits_t *base, const sbx_limit_override_t *ov, size_t n,
+		    const char *kernelspec, const char *trust_class, sbx_limits_t *out);
 
 typedef struct sbx_spec {
 	char *const *argv;      /* the command inside; argv[0] an absolute path */
@@ -65,7 +107,18 @@ typedef struct sbx_spec {
 	gid_t gid;
 	const char *bwrap;      /* path of bwrap; NULL means SBX_BWRAP */
 	sbx_limits_t limits;    /* all zero: none */
+	const char *name;       /* names the sandbox's cgroups; unique among running ones */
+	/* The egress relay (host path of bin/cellgate-egress-relay), started
+	 * inside before the kernel; NULL for none. It listens on
+	 * 127.0.0.1:SBX_EGRESS_PORT and forwards to SBX_EGRESS_SOCKET, which the
+	 * server's broker serves in the kernel directory. */
+	const char *egress_relay;
+	bool is_plain;          /* no seccomp, no cgroups, no watch: the bare sandbox (bench) */
 } sbx_spec_t;
+
+#define SBX_EGRESS_PORT 3128
+#define SBX_EGRESS_SOCKET_NAME "egress.sock"
+#define SBX_EGRESS_SOCKET SBX_KERNEL_DIR "/" SBX_EGRESS_SOCKET_NAME
 
 typedef struct sbx sbx_t;
 
@@ -73,6 +126,16 @@ typedef struct sbx sbx_t;
 typedef void (*sbx_exit_fn)(void *arg, int exit_status);
 /* Output the kernel wrote to its stdout or stderr (is_stderr), in chunks. */
 typedef void (*sbx_output_fn)(void *arg, bool is_stderr, const char *data, size_t len);
+/* A limit was reached while the sandbox runs (see sbx_launch); count is 1
+ * the first time in a cell (or life, for the others), 2 when a cell goes on
+ * past its grace after that. */
+typedef void (*sbx_limit_fn)(void *arg, sbx_limit_t which, int count);
+
+typedef struct sbx_callbacks {
+	sbx_exit_fn on_exit;
+	sbx_output_fn on_output;
+	sbx_limit_fn on_limit; /* may be NULL */
+} sbx_callbacks_t;
 
 /*
  * The bubblewrap command line for spec, with the kernel dir passed as
@@ -83,9 +146,26 @@ char **sbx_bwrap_argv(const sbx_spec_t *spec, err_t *err);
 void sbx_argv_free(char ***argv_p);
 
 /* Starts the sandbox. on_exit is called once, from the loop, when it ends.
- * Caller owns the result and frees it with sbx_free after on_exit ran. */
-sbx_t *sbx_launch(uv_loop_t *loop, const sbx_spec_t *spec, sbx_exit_fn on_exit,
-		  sbx_output_fn on_output, void *arg, err_t *err);
+ * While it runs, a watcher on the loop samples its CPU time, the cgroups'
+ * out-of-memory and process-limit counters, and the workspace's size, and
+ * calls on_limit. Caller owns the result and frees it with sbx_free after
+ * on_exit ran. */
+sbx_t *sbx_launch(uv_loop_t *loop, const sbx_spec_t *spec, const sbx_callbacks_t *cb,
+		  void *arg, err_t *err);
+
+/* A cell starts (the kernel went busy) or ends (idle): the per-cell CPU
+ * quota and the disk quota count from here. */
+void sbx_cell_begin(sbx_t *sbx);
+void sbx_cell_end(sbx_t *sbx);
+/* CPU seconds the whole sandbox has used so far. */
+double sbx_cpu_seconds(sbx_t *sbx);
+/* How a limit is enforced for this sandbox: "cgroup-v1", "cgroup-v2",
+ * "rlimit", "watch" (the server samples and stops), or "none". */
+const char *sbx_mechanism(const sbx_t *sbx, sbx_limit_t which);
+/* The limit that explains the sandbox's death, if any (checked when it has
+ * ended: a cgroup OOM kill, or one the watcher already reported);
+ * SBX_LIMIT_COUNT when none. */
+sbx_limit_t sbx_death_cause(sbx_t *sbx);
 
 /*
  * A memfd holding the kernel's seccomp program (classic BPF, as bwrap
@@ -109,6 +189,11 @@ void sbx_kill(sbx_t *sbx);
 bool sbx_is_running(const sbx_t *sbx);
 
 void sbx_free(sbx_t **self_p);
+
+/* At exit, after every sandbox is freed: waits (at most a second) for the
+ * cgroups of the last ones to empty and removes them, closes the retry
+ * timer, forgets what was discovered. */
+void sbx_cleanup(void);
 
 /* True when uid/gid may search every directory on the way to path, i.e.
  * the path can be named (bound, hidden) from the sandbox's side. */

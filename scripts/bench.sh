@@ -13,6 +13,8 @@
 #   BENCH_QUICK=1       jbench --quick, a shorter floor run, no UTF-8-off many-clients run
 #   BENCH_SERVERS       which halves to run, in order (default "cellgate reference")
 #   BENCH_NO_FLOOR=1    skip the floor
+#   BENCH_NO_SANDBOX=1  skip the sandbox start bench (scripts/bench_sandbox.py)
+#   BENCH_SANDBOX_N     kernel starts per server in it (default 10)
 #   BENCH_KERNELS       native kernels to run through cellgate (default "pari gap")
 #   BENCH_OUT           where the figures go (default build/bench)
 #   BENCH_TIMEOUT       seconds per server run (default 1200; 400 with BENCH_QUICK)
@@ -47,7 +49,7 @@ if [[ ! -f $JBENCH ]]; then
 fi
 mkdir -p "$OUT"
 # figures from an earlier run must not end up in this run's table
-rm -f "$OUT"/{cellgate,reference,floor,many-cellgate,many-reference,kernel-pari,kernel-gap}.{json,out} "$OUT/summary.txt"
+rm -f "$OUT"/{cellgate,reference,floor,many-cellgate,many-reference,kernel-pari,kernel-gap,sandbox}.{json,out} "$OUT/summary.txt"
 failed=()
 
 echo "== bench: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), ${quick[*]:-full run}; figures in $OUT/"
@@ -150,6 +152,18 @@ for k in ${BENCH_KERNELS-pari gap}; do
     failed+=("kernel $k")
   fi
 done
+
+# The sandbox's hardening (seccomp, cgroups, watcher, egress relay) against
+# the plain bubblewrap sandbox and Jupyter Server's unsandboxed start.
+if [[ -z "${BENCH_NO_SANDBOX:-}" || "${BENCH_NO_SANDBOX}" == 0 ]] && [[ -x $CELLGATE_BIN ]]; then
+  echo "== bench: kernel start, hardened vs plain sandbox vs reference"
+  if ! timeout 900 "$PY" scripts/bench_sandbox.py --n "${BENCH_SANDBOX_N:-10}" \
+       --json-out "$OUT/sandbox.json" >"$OUT/sandbox.out" 2>&1; then
+    echo "bench: bench_sandbox.py failed; see $OUT/sandbox.out" >&2
+    failed+=("sandbox start")
+  fi
+  cat "$OUT/sandbox.out"
+fi
 
 if [[ -z "${BENCH_NO_FLOOR:-}" || "${BENCH_NO_FLOOR}" == 0 ]]; then
   echo "== bench: floor (ipykernel through jupyter_client, no server)"

@@ -17,6 +17,7 @@
 
 struct lws_context;
 typedef struct sessions sessions_t;
+typedef struct egress_broker egress_broker_t;
 
 struct app {
 	config_t cfg;
@@ -24,6 +25,7 @@ struct app {
 	struct lws_context *lws;
 	kmgr_t *kernels;
 	sessions_t *sessions;
+	egress_broker_t *egress;  /* the sandboxes' way out (egress_broker.h) */
 	store_t *store;          /* STATE/store.sqlite: every notebook version */
 	unsigned char login_key[32]; /* signs login cookies: auth_init, cookie.h */
 	policy_t *policy;        /* principals and the root key for capability tokens */

@@ -16,7 +16,9 @@
 
 #include "../common/util.h"
 
-typedef enum { OPT_STR, OPT_INT, OPT_SIZE, OPT_SECONDS, OPT_BOOL, OPT_LEVEL, OPT_LIMIT } opt_kind_t;
+typedef enum {
+	OPT_STR, OPT_INT, OPT_SIZE, OPT_SECONDS, OPT_BOOL, OPT_LEVEL, OPT_LIMIT, OPT_ALLOW, OPT_DENY
+} opt_kind_t;
 
 typedef struct opt {
 	const char *name; /* flag without dashes, file key */
@@ -73,8 +75,37 @@ static const opt_t opts[] = {
 	{ "kernel-fsize", "CELLGATE_KERNEL_FSIZE", OPT_LIMIT, O(kernel_limits.file_size_bytes),
 	  "largest file a kernel may write, bytes (RLIMIT_FSIZE; default 16G)" },
 	{ "kernel-cpu", "CELLGATE_KERNEL_CPU", OPT_LIMIT, O(kernel_limits.cpu_seconds),
-	  "CPU seconds per kernel process over its life (RLIMIT_CPU; default 0, none)" },
+	  "CPU seconds of a kernel's whole sandbox over its life; past it the kernel is stopped (default 0, none)" },
+	{ "kernel-cell-cpu", "CELLGATE_KERNEL_CELL_CPU", OPT_LIMIT, O(kernel_limits.cell_cpu_seconds),
+	  "CPU seconds one cell may use; past it the cell is interrupted, then the kernel stopped (default 0, none)" },
+	{ "kernel-disk", "CELLGATE_KERNEL_DISK", OPT_LIMIT, O(kernel_limits.disk_bytes),
+	  "workspace size in bytes past which a kernel running a cell is stopped (default 0, none)" },
+	{ "egress-allow", "CELLGATE_EGRESS_ALLOW", OPT_ALLOW, 0,
+	  "HOST[:PORT] kernels may connect to through the proxy; repeatable, or comma-separated" },
+	{ "egress-deny", "CELLGATE_EGRESS_DENY", OPT_DENY, 0,
+	  "HOST[:PORT] kernels may not connect to (wins over allow); repeatable, or comma-separated" },
+	{ "egress-max-connections", "CELLGATE_EGRESS_MAX_CONNECTIONS", OPT_LIMIT,
+	  O(egress_max_connections), "egress connections a kernel may have open at once (default 16)" },
+	{ "egress-max-bytes", "CELLGATE_EGRESS_MAX_BYTES", OPT_LIMIT, O(egress_max_bytes),
+	  "egress bytes, both ways, over a kernel's life (default 1G)" },
+	{ "no-egress", "CELLGATE_NO_EGRESS", OPT_BOOL, O(no_egress),
+	  "no egress relay in sandboxes: no network at all (default no)" },
+	{ "egress-relay", "CELLGATE_EGRESS_RELAY", OPT_STR, O(egress_relay),
+	  "the relay binary (default: cellgate-egress-relay beside bin/cellgate)" },
+	{ "sandbox-plain", "CELLGATE_SANDBOX_PLAIN", OPT_BOOL, O(sandbox_plain),
+	  "bare bubblewrap without seccomp, cgroups, watch or relay: only to measure them (default no)" },
 };
+
+/* Settings that may also be given for one trust class or kernelspec in the
+ * configuration file (trust.CLASS.KEY or kernelspec.NAME.KEY): the kernel
+ * limits and the egress rules. */
+static bool is_scopable(const opt_t *o)
+{
+	size_t lo = O(kernel_limits), hi = lo + sizeof(sbx_limits_t);
+
+	return o->kind == OPT_ALLOW || o->kind == OPT_DENY ||
+	       (o->kind == OPT_LIMIT && o->offset >= lo && o->offset < hi);
+}
 
 #define N_OPTS (sizeof opts / sizeof *opts)
 
@@ -84,6 +115,29 @@ void config_usage(const char *prog)
 		prog);
 	for (size_t i = 0; i < N_OPTS; i++)
 		fprintf(stderr, "  --%-22s %-30s %s\n", opts[i].name, opts[i].env, opts[i].help);
+}
+
+/* Each comma-separated entry of value as one rule of scope. */
+static int add_egress_rules(config_t *c, const char *scope, bool allow, const char *value,
+			    err_t *err)
+{
+	char buf[4096], *save = NULL;
+
+	if (strlen(value) >= sizeof buf)
+		return err_set(err, CG_EINVAL, "egress rules: the value is too long");
+	snprintf(buf, sizeof buf, "%s", value);
+	for (char *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+		egress_rule_t *grown = realloc(c->egress_rules,
+					       (c->n_egress_rules + 1) * sizeof *grown);
+
+		if (!grown)
+			return err_set(err, CG_ESYS, "out of memory");
+		c->egress_rules = grown;
+		if (egress_rule_parse(scope, allow, t, &grown[c->n_egress_rules], err))
+			return err->code;
+		c->n_egress_rules++;
+	}
+	return 0;
 }
 
 static int set_opt(config_t *c, const opt_t *o, const char *value, err_t *err)
@@ -146,6 +200,9 @@ static int set_opt(config_t *c, const opt_t *o, const char *value, err_t *err)
 		*(uint64_t *)(void *)field = (uint64_t)v << shift;
 		return 0;
 	}
+	case OPT_ALLOW:
+	case OPT_DENY:
+		return add_egress_rules(c, "", o->kind == OPT_ALLOW, value, err);
 	case OPT_LEVEL:
 		if (log_parse_level(value, (enum log_level *)(void *)field))
 			return err_set(err, CG_EINVAL, "log-level: one of debug, info, warn, error");
@@ -172,6 +229,46 @@ static char *trim(char *s)
 	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
 		*--e = '\0';
 	return s;
+}
+
+/*
+ * trust.CLASS.KEY = value or kernelspec.NAME.KEY = value: an egress rule of
+ * that scope, or a limit override (parsed as the flag would be, into a
+ * scratch copy, and recorded by its field).
+ */
+static int set_scoped(config_t *c, const char *key, const char *val, err_t *err)
+{
+	const char *dot = strchr(key, '.'), *kdot = dot ? strchr(dot + 1, '.') : NULL;
+	char scope[SBX_SCOPE_MAX];
+	const opt_t *o;
+	config_t scratch;
+	sbx_limit_override_t *grown;
+	int rc;
+
+	if (!kdot || kdot == dot + 1 || (size_t)(kdot - key) >= sizeof scope)
+		return err_set(err, CG_EINVAL, "%s: expected trust.CLASS.KEY or kernelspec.NAME.KEY",
+			       key);
+	snprintf(scope, sizeof scope, "%.*s", (int)(kdot - key), key);
+	o = find_opt(kdot + 1, strlen(kdot + 1));
+	if (!o || !is_scopable(o))
+		return err_set(err, CG_EINVAL, "%s: %s cannot be set per trust class or kernelspec",
+			       key, kdot + 1);
+	if (o->kind == OPT_ALLOW || o->kind == OPT_DENY)
+		return add_egress_rules(c, scope, o->kind == OPT_ALLOW, val, err);
+	memset(&scratch, 0, sizeof scratch);
+	rc = set_opt(&scratch, o, val, err);
+	if (rc)
+		return rc;
+	grown = realloc(c->limit_overrides, (c->n_limit_overrides + 1) * sizeof *grown);
+	if (!grown)
+		return err_set(err, CG_ESYS, "out of memory");
+	c->limit_overrides = grown;
+	memset(&grown[c->n_limit_overrides], 0, sizeof *grown);
+	snprintf(grown[c->n_limit_overrides].scope, SBX_SCOPE_MAX, "%s", scope);
+	grown[c->n_limit_overrides].field = o->offset - offsetof(config_t, kernel_limits);
+	memcpy(&grown[c->n_limit_overrides].value, (char *)&scratch + o->offset, sizeof(uint64_t));
+	c->n_limit_overrides++;
+	return 0;
 }
 
 static int load_file(config_t *c, const char *path, err_t *err)
@@ -202,6 +299,12 @@ static int load_file(config_t *c, const char *path, err_t *err)
 			val[strlen(val) - 1] = '\0';
 			val++;
 		}
+		if (strncmp(key, "trust.", 6) == 0 || strncmp(key, "kernelspec.", 11) == 0) {
+			rc = set_scoped(c, key, val, err);
+			if (rc)
+				err_set(err, rc, "%s:%d: %s", path, lineno, err->msg);
+			continue;
+		}
 		o = find_opt(key, strlen(key));
 		if (!o)
 			rc = err_set(err, CG_EINVAL, "%s:%d: unknown setting %s", path, lineno, key);
@@ -225,6 +328,8 @@ static void defaults(config_t *c)
 	sbx_limits_defaults(&c->kernel_limits);
 	c->heartbeat_s = 3.0;
 	c->prompt_timeout_s = 120.0;
+	c->egress_max_connections = 16;
+	c->egress_max_bytes = 1ULL << 30;
 }
 
 /* Where the state lives unless configured: outside any workspace. */
@@ -318,6 +423,23 @@ static char *own_kernelspec_dir(void)
 	return NULL;
 }
 
+/* A program installed beside this one (bin/cellgate -> bin/NAME), or NULL. */
+static char *beside_exe(const char *name)
+{
+	char exe[PATH_MAX], path[PATH_MAX + 64], *slash;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	snprintf(path, sizeof path, "%s/%s", exe, name);
+	return access(path, X_OK) == 0 ? strdup(path) : NULL;
+}
+
 static int finish(config_t *c, err_t *err)
 {
 	char *real;
@@ -327,6 +449,11 @@ static int finish(config_t *c, err_t *err)
 		return err_set(err, CG_ESYS, "out of memory");
 	if (!c->kernelspec_dir)
 		c->kernelspec_dir = own_kernelspec_dir();
+	if (!c->egress_relay && !c->no_egress)
+		c->egress_relay = beside_exe("cellgate-egress-relay");
+	if (c->egress_relay && (c->egress_relay[0] != '/' || access(c->egress_relay, X_OK) != 0))
+		return err_set(err, CG_EINVAL, "egress-relay: %s is not an executable absolute path",
+			       c->egress_relay);
 	if (!c->root && !(c->root = strdup(".")))
 		return err_set(err, CG_ESYS, "out of memory");
 	real = realpath(c->root, NULL);
@@ -434,6 +561,9 @@ void config_clear(config_t *c)
 	free(c->kernel_user);
 	free(c->kernelspec_dir);
 	free(c->config_file);
+	free(c->limit_overrides);
+	free(c->egress_rules);
+	free(c->egress_relay);
 	free(c->allow_origin);
 	free(c->allow_host);
 	free(c->policy_file);

@@ -13,6 +13,7 @@
 
 #include "../common/err.h"
 #include "../common/log.h"
+#include "../sandbox/egress_policy.h"
 #include "../sandbox/sandbox.h"
 
 typedef struct config {
@@ -41,6 +42,17 @@ typedef struct config {
 	char *allow_origin;   /* comma-separated origins besides the Host's own, or "*" */
 	char *allow_host;     /* comma-separated Host names besides loopback's, or "*" */
 	sbx_limits_t kernel_limits; /* per kernel; 0 is none */
+	/* the file's trust.CLASS.kernel-* and kernelspec.NAME.kernel-* lines */
+	sbx_limit_override_t *limit_overrides;
+	size_t n_limit_overrides;
+	/* egress-allow and egress-deny, from everywhere, scoped or not */
+	egress_rule_t *egress_rules;
+	size_t n_egress_rules;
+	bool no_egress;               /* no relay in sandboxes at all */
+	char *egress_relay;           /* the relay binary; default beside bin/cellgate */
+	uint64_t egress_max_connections; /* open at once, per kernel */
+	uint64_t egress_max_bytes;    /* both ways, over a kernel's life */
+	bool sandbox_plain;           /* bare bubblewrap: for measuring the hardening only */
 } config_t;
 
 /* Fills cfg from defaults, file, environment and argv (argv[0] is the

@@ -41,6 +41,8 @@ void api_version_get(http_req_t *req);
 void api_versions_branches(http_req_t *req);
 void api_versions_checkout(http_req_t *req);
 void api_versions_diff(http_req_t *req);
+/* egress_api.c: a kernel's egress decisions */
+void api_egress_get(http_req_t *req);
 
 /* api_audit.c */
 void api_audit_log(http_req_t *req);

@@ -28,21 +28,21 @@ char *kernel_default_spec(kmgr_t *mgr)
 	return name;
 }
 
-/* A launch is recorded with the sandbox and limits it got. */
+/* A launch is recorded with the sandbox and the limits it got (each with
+ * the mechanism that enforces it), as the kernel model tells them. */
 static void audit_launch(app_t *app, http_req_t *req, kernel_t *k)
 {
-	const sbx_limits_t *l = &app->cfg.kernel_limits;
 	policy_cap_t *cap = http_cap(req);
-	char resource[128], detail[512];
+	json_t *model = kernel_model(k);
+	char *limits = json_dumps(json_object_get(model, "limits"), JSON_COMPACT | JSON_SORT_KEYS);
+	char resource[128], detail[1024];
 
 	snprintf(resource, sizeof resource, "kernel %s", kernel_id(k));
-	snprintf(detail, sizeof detail,
-		 "%s for /%s in bubblewrap as uid %u, trust trusted; %s limits: memory %llu, "
-		 "processes %llu, open files %llu, file size %llu, cpu %llu s (0: none)",
+	snprintf(detail, sizeof detail, "%s for /%s in bubblewrap as uid %u, trust %s; limits %s",
 		 kernel_spec_name(k), kernel_session_name(k), (unsigned)app->cfg.kernel_uid,
-		 SBX_LIMITS_MECHANISM, (unsigned long long)l->memory_bytes,
-		 (unsigned long long)l->processes, (unsigned long long)l->open_files,
-		 (unsigned long long)l->file_size_bytes, (unsigned long long)l->cpu_seconds);
+		 kernel_trust_class(k), limits ? limits : "{}");
+	free(limits);
+	json_decref(model);
 	authz_audit(app, cap ? policy_cap_principal(cap) : "server-token", "execute", resource,
 		    "launch", detail);
 }

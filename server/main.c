@@ -16,6 +16,7 @@
 #include "../common/util.h"
 #include "../sandbox/sandbox.h"
 #include "app.h"
+#include "egress_broker.h"
 #include "app_store.h"
 #include "auth.h"
 #include "authz.h"
@@ -131,6 +132,17 @@ static int kernels_start(server_t *s, err_t *err)
 	kc.start_timeout_s = cfg->kernel_start_timeout_s;
 	kc.heartbeat_s = cfg->heartbeat_s;
 	kc.limits = cfg->kernel_limits;
+	kc.limit_overrides = cfg->limit_overrides;
+	kc.n_limit_overrides = cfg->n_limit_overrides;
+	kc.sandbox_plain = cfg->sandbox_plain;
+	s->app.egress = cfg->no_egress ? NULL : egress_broker_new(s->app.loop, cfg);
+	if (s->app.egress && cfg->egress_relay) {
+		kc.egress_relay = cfg->egress_relay;
+		kc.on_sandbox = egress_broker_on_sandbox;
+		kc.on_sandbox_arg = s->app.egress;
+	} else if (!cfg->no_egress) {
+		log_warn("server", "no egress relay (cellgate-egress-relay not found): kernels have no network");
+	}
 	s->app.kernels = kmgr_new(s->app.loop, &kc, err);
 	if (!s->app.kernels)
 		return err->code ? err->code : CG_ESYS;
@@ -193,6 +205,8 @@ out:
 	listener_stop(&s.app);
 	sessions_free(&s.app.sessions);
 	kmgr_free(&s.app.kernels);
+	sbx_cleanup();
+	egress_broker_free(&s.app.egress);
 	app_store_close(&s.app);
 	policy_audit_close(&s.app.audit);
 	policy_close(&s.app.policy);

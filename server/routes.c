@@ -55,6 +55,7 @@ const route_t routes[] = {
 	{ GET, "/api/cellgate/prompts/{id}", api_prompt_get, false, ANY, RES_SERVER },
 	{ HTTP_POST, "/api/cellgate/prompts/{id}", api_prompt_answer, false, POLICY_APPROVE,
 	  RES_PROMPT },
+	{ GET, "/api/cellgate/egress", api_egress_get, false, R, RES_KERNEL },
 	{ GET, "/api/cellgate/audit", api_audit_log, false, POLICY_ADMIN, RES_SERVER },
 };
 

@@ -124,6 +124,7 @@ static const route_case_t cases[] = {
 	{ HTTP_POST, "/api/cellgate/prompts/p-1", api_prompt_answer, "/api/cellgate/prompts/{id}", 1,
 	  "p-1", NULL },
 	{ HTTP_GET, "/api/cellgate/audit", api_audit_log, "/api/cellgate/audit", 0, NULL, NULL },
+	{ HTTP_GET, "/api/cellgate/egress", api_egress_get, "/api/cellgate/egress", 0, NULL, NULL },
 	/* HEAD is served wherever GET is */
 	{ HTTP_HEAD, "/api/kernels", api_kernels_list, "/api/kernels", 0, NULL, NULL },
 	{ HTTP_HEAD, "/kernelspecs/py/logo-svg.svg", kernelspec_resource,
@@ -171,7 +172,7 @@ static void test_every_route(void **state)
 	for (size_t i = 0; i < n_routes; i++)
 		if (!is_hit[i])
 			fail_msg("route %s has no test case", routes[i].pattern);
-	assert_int_equal(n_routes, 35);
+	assert_int_equal(n_routes, 36);
 }
 
 /* Every route declares what it needs: one policy action on a resource kind,

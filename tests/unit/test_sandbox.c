@@ -210,8 +210,52 @@ static void test_argv_sandbox(void **state)
 	assert_true(MUST(v, "--ro-bind", "/dev/null", fx->hidden_file) > root);
 	for (size_t i = 0; v[i]; i++)
 		assert_null(strstr(v[i], "not-there"));
+	/* /sys: empty and read-only but for the CPU topology, after the root */
+	assert_true(MUST(v, "--tmpfs", "/sys") > root);
+	assert_true(MUST(v, "--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu") >
+		    MUST(v, "--tmpfs", "/sys"));
+	assert_true(MUST(v, "--remount-ro", "/sys") >
+		    MUST(v, "--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu"));
 	sbx_argv_free(&v);
 	assert_null(v);
+}
+
+/* With a relay: it runs first, with the port and the broker's socket, and
+ * executes the kernel's argv after its own "--"; the proxy variables are set. */
+static void test_argv_egress_relay(void **state)
+{
+	fixture_t *fx = *state;
+	sbx_spec_t spec = spec_for(fx, NULL);
+	err_t err = { 0 };
+	char **v;
+	size_t sep;
+
+	spec.egress_relay = "/opt/cg/cellgate-egress-relay";
+	v = sbx_bwrap_argv(&spec, &err);
+	assert_non_null(v);
+	/* bwrap's own "--", the first one */
+	for (sep = 0; v[sep] && strcmp(v[sep], "--") != 0; sep++)
+		;
+	assert_non_null(v[sep]);
+	assert_int_equal(separator(v), sep + 4);
+	assert_string_equal(v[sep + 1], "/opt/cg/cellgate-egress-relay");
+	assert_string_equal(v[sep + 2], "3128");
+	assert_string_equal(v[sep + 3], SBX_EGRESS_SOCKET);
+	assert_string_equal(v[sep + 4], "--");
+	assert_string_equal(v[sep + 5], kernel_argv[0]);
+	for (const char *const *n = (const char *const[]){ "HTTP_PROXY", "HTTPS_PROXY", "http_proxy",
+							   "https_proxy", NULL }; *n; n++)
+		MUST(v, "--setenv", *n, "http://127.0.0.1:3128");
+	MUST(v, "--setenv", "NO_PROXY", "localhost,127.0.0.1,::1");
+	sbx_argv_free(&v);
+	/* the plain sandbox: no filter, no relay */
+	spec.is_plain = true;
+	v = sbx_bwrap_argv(&spec, &err);
+	assert_non_null(v);
+	assert_int_equal(occurrences(v, "--seccomp"), 0);
+	assert_int_equal(occurrences(v, "HTTP_PROXY"), 0);
+	assert_string_equal(v[separator(v) + 1], kernel_argv[0]);
+	sbx_argv_free(&v);
 }
 
 static void test_argv_environment(void **state)
@@ -439,6 +483,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_argv_sandbox, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_argv_environment, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_argv_egress_relay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_argv_kernel_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_argv_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hidden_inside_workspace_stays_hidden, setup,

@@ -560,16 +560,19 @@ class Server:
             assert not chosen, f"server chose subprotocol {chosen!r} though none was offered"
         return KernelWS(ws, session_id, chosen or None)
 
-    def execute(self, kernel_id, code, timeout=30, ws=None, allow_error=False):
+    def execute(self, kernel_id, code, timeout=30, ws=None, allow_error=False, stop_on_error=True):
         """execute_request over the legacy protocol; collects iopub messages of
-        this request until status idle and the execute_reply. Returns ExecResult."""
+        this request until status idle and the execute_reply. Returns ExecResult.
+        stop_on_error=False for a cell expected to fail (an interrupt): ipykernel
+        then does not abort what arrives right after its reply."""
         own = ws is None
         if own:
             ws = self.ws_connect(kernel_id)
         try:
             mid = ws.send("shell", "execute_request",
                           {"code": code, "silent": False, "store_history": True,
-                           "user_expressions": {}, "allow_stdin": False, "stop_on_error": True})
+                           "user_expressions": {}, "allow_stdin": False,
+                           "stop_on_error": stop_on_error})
             reply, idle, msgs = None, False, []
             end = time.monotonic() + timeout
             while reply is None or not idle:

@@ -276,6 +276,8 @@ CASES = [
      None, fresh_prompt),
     ("POST", "/api/cellgate/prompts/{id}", "/api/cellgate/prompts/{prompt}", {"answer": "deny"},
      "approve", "m", None, fresh_prompt),
+    ("GET", "/api/cellgate/egress", "/api/cellgate/egress?kernel={kernel}", None, "read", "m",
+     "python3", nothing),
     ("GET", "/api/cellgate/audit", "/api/cellgate/audit?limit=5", None, "admin", None, None,
      nothing),
 ]

@@ -186,3 +186,114 @@ out["child"] = r.stdout.split()
 ''')
     assert out["child"] == ["Seccomp:", "2", "NoNewPrivs:", "1"] or \
         out["child"] == ["NoNewPrivs:", "1", "Seccomp:", "2"], out
+
+
+# --- the server's files, other kernels, the host ----------------------------
+# (the fork bomb, the memory bomb and filling the disk are in
+# test_sandbox_limits.py, on a server with small limits; egress without the
+# proxy in test_egress.py)
+
+def test_server_files_are_out_of_reach(server, kernel):
+    import glob
+    import os
+    other = server.start_kernel()
+    try:
+        conn = glob.glob(f"/tmp/cellgate-*/{other}/connection.json")
+        assert conn, "the other kernel's connection file is where the test expects it"
+        targets = [os.path.join(server.state, "store.sqlite"),
+                   os.path.join(server.state, "itest-sentinel"), conn[0]]
+        out = probe(server, kernel, f'''
+for p in {targets!r}:
+    try:
+        open(p, "rb").read(16)
+        out[p] = "read"
+    except OSError as e:
+        out[p] = errno.errorcode[e.errno]
+''')
+        for p in targets:
+            assert out[p] in ("ENOENT", "EACCES"), (p, out[p])
+    finally:
+        server.delete_kernel(other)
+
+
+def test_token_and_server_environment_are_invisible(server, kernel):
+    out = probe(server, kernel, f'''
+token = {server.token!r}.encode()
+seen = []
+for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
+    for f in ("cmdline", "environ"):
+        try:
+            if token in open(f"/proc/{{pid}}/{{f}}", "rb").read():
+                seen.append(pid + "/" + f)
+        except OSError:
+            pass
+out["seen"] = seen
+out["init"] = open("/proc/1/cmdline", "rb").read().split(b"\\0")[0].decode()
+env1 = open("/proc/1/environ", "rb").read()
+out["init_env"] = sorted(set(e.split(b"=")[0].decode() for e in env1.split(b"\\0") if e))
+''')
+    assert out["seen"] == [], out
+    # the pid namespace's own init (bwrap), not the host's; its environment is the scrubbed one
+    assert out["init"].endswith("bwrap"), out
+    assert not [e for e in out["init_env"] if e.startswith("CELLGATE")], out
+
+
+def test_writes_outside_the_workspace_fail(server, kernel):
+    import os
+    targets = ["/usr/lib/cellgate-escape", "/etc/cellgate-escape", "/var/tmp/cellgate-escape",
+               os.path.join(server.tmp, "cellgate-escape"), os.path.join(server.state, "x")]
+    out = probe(server, kernel, f'''
+for p in {targets!r}:
+    try:
+        open(p, "w").write("x")
+        out[p] = "wrote"
+    except OSError as e:
+        out[p] = errno.errorcode[e.errno]
+''')
+    for p in targets:
+        assert out[p] in ("EROFS", "EACCES", "ENOENT"), (p, out[p])
+        assert not os.path.exists(p)
+
+
+def test_host_loopback_service_without_the_proxy(server, kernel):
+    # the server itself listens on the host's loopback
+    out = probe(server, kernel, f'''
+import socket
+try:
+    socket.create_connection(("127.0.0.1", {server.port}), timeout=5)
+    out["r"] = "connected"
+except OSError as e:
+    out["r"] = type(e).__name__
+''')
+    assert out["r"] == "ConnectionRefusedError", out
+
+
+def test_proc_sys_and_dev_exposure(server, kernel):
+    out = probe(server, kernel, '''
+out["pids"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+out["sys"] = sorted(os.listdir("/sys"))
+out["cgroup_fs"] = os.path.exists("/sys/fs/cgroup")
+out["net"] = os.path.exists("/sys/class/net")
+out["cpu_online"] = open("/sys/devices/system/cpu/online").read().strip()
+out["dev"] = sorted(os.listdir("/dev"))
+out["cpus"] = os.cpu_count()
+try:
+    open("/proc/sysrq-trigger", "w").write("h")
+    out["sysrq"] = "wrote"
+except OSError as e:
+    out["sysrq"] = errno.errorcode[e.errno]
+try:
+    open("/proc/sys/kernel/hostname", "w").write("x")
+    out["sysctl"] = "wrote"
+except OSError as e:
+    out["sysctl"] = errno.errorcode[e.errno]
+''')
+    # a procfs of the pid namespace: a handful of processes, not the host's
+    assert len(out["pids"]) < 20 and 1 in out["pids"], out
+    assert out["sys"] == ["devices"] and not out["cgroup_fs"] and not out["net"], out
+    assert out["cpu_online"] and out["cpus"] >= 1, out
+    assert set(out["dev"]) <= {"console", "core", "fd", "full", "mqueue", "null", "ptmx", "pts",
+                               "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom",
+                               "zero"}, out
+    assert out["sysrq"] in ("EROFS", "EACCES", "EPERM", "ENOENT"), out
+    assert out["sysctl"] in ("EROFS", "EACCES", "EPERM"), out
