@@ -10,6 +10,7 @@
 void api_root(http_req_t *req);
 void api_status(http_req_t *req);
 void api_me(http_req_t *req);
+void api_events_subscribe_plain(http_req_t *req);
 
 /* api_kernelspecs.c */
 void api_kernelspecs_list(http_req_t *req);
@@ -41,5 +42,28 @@ void api_version_get(http_req_t *req);
 void api_versions_branches(http_req_t *req);
 void api_versions_checkout(http_req_t *req);
 void api_versions_diff(http_req_t *req);
+
+/* lab_page.c */
+void lab_page(http_req_t *req);
+void lab_page_tree(http_req_t *req);
+void lab_page_doc(http_req_t *req);
+void lab_page_workspace(http_req_t *req);
+void lab_root_redirect(http_req_t *req);
+
+/* lab_static.c */
+void lab_static(http_req_t *req);
+void lab_themes(http_req_t *req);
+
+/* api_lab_settings.c */
+void api_lab_settings(http_req_t *req);
+
+/* api_lab_workspaces.c */
+void api_lab_workspaces(http_req_t *req);
+
+/* api_lab_translations.c */
+void api_lab_translations(http_req_t *req);
+
+/* files.c */
+void files_get(http_req_t *req);
 
 #endif

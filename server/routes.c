@@ -12,9 +12,11 @@ const route_t routes[] = {
 	{ GET, "/api", api_root, false },
 	{ GET, "/api/status", api_status, false },
 	{ GET, "/api/me", api_me, false },
+	{ GET, "/api/events/subscribe", api_events_subscribe_plain, false },
 	{ GET, "/api/kernelspecs", api_kernelspecs_list, false },
 	{ GET, "/api/kernelspecs/{name}", api_kernelspecs_get, false },
-	{ GET, "/kernelspecs/{name}/{file}", kernelspec_resource, false },
+	/* kernel logos: an <img> in the launcher sends no token */
+	{ GET, "/kernelspecs/{name}/{file}", kernelspec_resource, true },
 	{ GET, "/api/kernels", api_kernels_list, false },
 	{ HTTP_POST, "/api/kernels", api_kernels_start, false },
 	{ GET, "/api/kernels/{id}", api_kernel_get, false },
@@ -34,6 +36,22 @@ const route_t routes[] = {
 	{ GET | HTTP_POST | HTTP_DELETE, "/api/cellgate/branches/{path*}", api_versions_branches, false },
 	{ HTTP_POST, "/api/cellgate/checkout/{path*}", api_versions_checkout, false },
 	{ GET, "/api/cellgate/diff", api_versions_diff, false },
+	{ GET, "/files/{path*}", files_get, false },
+	/* JupyterLab: the page (it holds the token), its API, its files */
+	{ GET, "/", lab_root_redirect, true },
+	{ GET, "/lab", lab_page, false },
+	{ GET, "/lab/tree/{path*}", lab_page_tree, false },
+	{ GET, "/lab/doc/tree/{path*}", lab_page_doc, false },
+	{ GET, "/lab/workspaces/{name}", lab_page_workspace, false },
+	{ GET, "/lab/workspaces/{name}/tree/{path*}", lab_page_workspace, false },
+	{ GET | HTTP_PUT, "/lab/api/settings", api_lab_settings, false },
+	{ GET | HTTP_PUT, "/lab/api/settings/{id*}", api_lab_settings, false },
+	{ GET, "/lab/api/workspaces", api_lab_workspaces, false },
+	{ GET | HTTP_PUT | HTTP_DELETE, "/lab/api/workspaces/{id}", api_lab_workspaces, false },
+	{ GET, "/lab/api/translations", api_lab_translations, false },
+	{ GET, "/lab/api/translations/{locale}", api_lab_translations, false },
+	{ GET, "/lab/api/themes/{path*}", lab_themes, true },
+	{ GET, "/static/lab/{path*}", lab_static, true },
 };
 
 const size_t n_routes = sizeof routes / sizeof *routes;

@@ -15,7 +15,7 @@ typedef struct route {
 	unsigned methods;      /* http_method_t bits */
 	const char *pattern;
 	http_handler_fn handler;
-	bool is_public;        /* served without a token (none yet) */
+	bool is_public;        /* served without a token */
 } route_t;
 
 extern const route_t routes[];

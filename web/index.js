@@ -11,7 +11,9 @@ import { PageConfig, URLExt } from '@jupyterlab/coreutils';
 __webpack_public_path__ = URLExt.join(PageConfig.getOption('fullStaticUrl'), '/');
 
 async function main() {
-	const { extensions, mimeExtensions } = await import('./extensions.gen.js');
+	const gen = await import('./extensions.gen.js');
+	const extensions = await Promise.all(gen.extensions);
+	const mimeExtensions = await Promise.all(gen.mimeExtensions);
 	const { JupyterLab } = await import('@jupyterlab/application');
 	const { IServiceManager } = await import('@jupyterlab/services');
 	const { PluginRegistry } = await import('@lumino/coreutils');

@@ -29,7 +29,7 @@ module.exports = {
 		buildDependencies: { config: [__filename] },
 	},
 	resolve: {
-		modules: [path.join(__dirname, 'node_modules')],
+		modules: ['node_modules', path.join(__dirname, 'node_modules')],
 		fallback: {
 			url: false,
 			buffer: false,
