@@ -63,6 +63,9 @@ void api_lab_workspaces(http_req_t *req);
 /* api_lab_translations.c */
 void api_lab_translations(http_req_t *req);
 
+/* api_absent.c */
+void api_nbconvert_formats(http_req_t *req);
+
 /* files.c */
 void files_get(http_req_t *req);
 

@@ -37,6 +37,7 @@ const route_t routes[] = {
 	{ HTTP_POST, "/api/cellgate/checkout/{path*}", api_versions_checkout, false },
 	{ GET, "/api/cellgate/diff", api_versions_diff, false },
 	{ GET, "/files/{path*}", files_get, false },
+	{ GET, "/api/nbconvert", api_nbconvert_formats, false },
 	/* JupyterLab: the page (it holds the token), its API, its files */
 	{ GET, "/", lab_root_redirect, true },
 	{ GET, "/lab", lab_page, false },
