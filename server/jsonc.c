@@ -15,6 +15,7 @@ static size_t strip(const char *text, size_t len, char *out)
 {
 	size_t n = 0, pending_comma = 0;
 	bool has_comma = false;
+	char prev = 0; /* the last token character written */
 
 	for (size_t i = 0; i < len; i++) {
 		char c = text[i];
@@ -24,6 +25,7 @@ static size_t strip(const char *text, size_t len, char *out)
 				out[pending_comma] = ',';
 				has_comma = false;
 			}
+			prev = c;
 			out[n++] = c;
 			for (i++; i < len; i++) {
 				out[n++] = text[i];
@@ -58,6 +60,12 @@ static size_t strip(const char *text, size_t len, char *out)
 			out[n++] = ' ';
 			continue;
 		}
+		if (c == ',' && (prev == '{' || prev == '[')) {
+			/* nothing before it to trail: left for jansson to refuse */
+			out[n++] = c;
+			prev = c;
+			continue;
+		}
 		if (c == ',') {
 			/* decided by the next token: dropped before } or ] */
 			if (has_comma)
@@ -67,10 +75,11 @@ static size_t strip(const char *text, size_t len, char *out)
 			out[n++] = ' ';
 			continue;
 		}
-		if (has_comma && c != ' ' && c != '\t' && c != '\n' && c != '\r') {
-			if (c != '}' && c != ']')
+		if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+			if (has_comma && c != '}' && c != ']')
 				out[pending_comma] = ',';
 			has_comma = false;
+			prev = c;
 		}
 		out[n++] = c;
 	}

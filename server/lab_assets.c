@@ -253,6 +253,7 @@ int lab_write_file(const char *dir, const char *rel, const char *data, size_t le
 		if (rc != 0 && errno != EEXIST)
 			return err_set(err, CG_ESYS, "cannot create a folder: %s", strerror(errno));
 	}
+	rc = 0;
 	snprintf(tmp, sizeof tmp, "%s.tmp%ld", path, (long)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)

@@ -78,28 +78,43 @@ const gen = [
 ].join('\n');
 fs.writeFileSync(path.join(here, 'extensions.gen.js'), gen);
 
-execFileSync(process.execPath, [path.join(here, 'node_modules', 'webpack-cli', 'bin', 'cli.js'),
-	'--config', path.join(here, 'webpack.config.cjs')], { stdio: 'inherit', env: { ...process.env, LAB_OUT: out } });
+try {
+	execFileSync(process.execPath, [path.join(here, 'node_modules', 'webpack-cli', 'bin', 'cli.js'),
+		'--config', path.join(here, 'webpack.config.cjs')], { stdio: 'inherit', env: { ...process.env, LAB_OUT: out } });
+} catch {
+	console.error('lab: webpack failed (see above)');
+	process.exit(1);
+}
 
 // Pre-compressed copies, so the server sends gzip without compressing on
-// every request; only where it saves something.
-let raw = 0, gz = 0;
-for (const f of fs.readdirSync(path.join(out, 'static'))) {
-	const file = path.join(out, 'static', f);
-	const body = fs.readFileSync(file);
-	raw += body.length;
-	if (!/\.(js|css|svg|json|txt|map|ttf|eot)$/.test(f)) {
-		gz += body.length;
-		continue;
+// every request; only where it saves something. Counts what a browser
+// downloads: raw bytes, and bytes with gzip where there is a .gz.
+function compress(dir) {
+	let raw = 0, gz = 0;
+	for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+		const file = path.join(dir, entry.name);
+		if (entry.isDirectory()) {
+			const [r, g] = compress(file);
+			raw += r;
+			gz += g;
+			continue;
+		}
+		if (entry.name.endsWith('.gz'))
+			continue;
+		const body = fs.readFileSync(file);
+		raw += body.length;
+		const z = /\.(js|css|svg|json|txt|map|ttf|eot)$/.test(entry.name) ? zlib.gzipSync(body, { level: 9 }) : null;
+		if (z && z.length < body.length * 0.9) {
+			fs.writeFileSync(file + '.gz', z);
+			gz += z.length;
+		} else {
+			gz += body.length;
+		}
 	}
-	const z = zlib.gzipSync(body, { level: 9 });
-	if (z.length < body.length * 0.9) {
-		fs.writeFileSync(file + '.gz', z);
-		gz += z.length;
-	} else {
-		gz += body.length;
-	}
+	return [raw, gz];
 }
+const [raw, gz] = compress(path.join(out, 'static'));
+compress(path.join(out, 'themes'));
 fs.writeFileSync(path.join(out, 'build.json'), JSON.stringify({
 	jupyterlab: pkg.dependencies['@jupyterlab/application'],
 	extensions, mimeExtensions, bytes: raw, gzip_bytes: gz,

@@ -22,6 +22,7 @@ module.exports = {
 	},
 	devtool: false,
 	performance: { hints: false },
+	stats: 'errors-warnings',
 	bail: true,
 	cache: {
 		type: 'filesystem',
