@@ -14,7 +14,8 @@
 // run a cell that prints and one that returns a value, render Markdown with
 // a LaTeX formula (MathJax), save, reload and find the notebook with its
 // outputs, restart the kernel from the Kernel menu, then a notebook in each
-// native kernel (PARI/GP, GAP) running a cell. Any browser console error,
+// native kernel (PARI/GP, GAP) running a cell, switching to the dark theme
+// on the way. Any browser console error,
 // uncaught page error, or response with status 404 or >= 500 fails the run.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -229,6 +230,23 @@ async function main() {
 		await outputOf(fresh, 'False');
 		log('kernel restarted (state gone)');
 		await shot(page, 'restarted');
+
+		log('switch to the dark theme from the Settings menu');
+		await page.locator('.lm-MenuBar-itemLabel', { hasText: /^Settings$/ }).click();
+		await page.locator('.lm-Menu-itemLabel', { hasText: /^Theme$/ }).hover();
+		await page.locator('.lm-Menu-itemLabel', { hasText: /^JupyterLab Dark$/ }).click();
+		await page.locator('body[data-jp-theme-name="JupyterLab Dark"]').waitFor({ state: 'attached' });
+		// JupyterLab saved it through the settings API
+		for (const end = Date.now() + WAIT; ; await new Promise(r => setTimeout(r, 500))) {
+			const themes = await (await fetch(`${base}/lab/api/settings/@jupyterlab/apputils-extension:themes`, {
+				headers: { Authorization: `token ${token}` },
+			})).json();
+			if (themes.settings?.theme === 'JupyterLab Dark')
+				break;
+			if (Date.now() > end)
+				throw new Error(`the theme setting was not saved: ${JSON.stringify(themes.settings)}`);
+		}
+		await shot(page, 'dark-theme');
 
 		for (const [title, code, expect] of [
 			['PARI/GP', 'factor(2^64 + 1)', '274177'],
