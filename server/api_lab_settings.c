@@ -101,11 +101,11 @@ static json_t *load_plugin(const app_t *app, const char *id, err_t *err)
 		set_time(plugin, "created", st.st_ctime);
 	}
 	free(text);
-	free(user_dir);
 	if (!user_dir) {
 		json_decref(plugin);
 		return NULL;
 	}
+	free(user_dir);
 	return plugin;
 }
 
