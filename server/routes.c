@@ -41,6 +41,7 @@ const route_t routes[] = {
 	/* JupyterLab: the page (it holds the token), its API, its files */
 	{ GET, "/", lab_root_redirect, true },
 	{ GET, "/lab", lab_page, false },
+	{ GET, "/lab/tree", lab_page, false },
 	{ GET, "/lab/tree/{path*}", lab_page_tree, false },
 	{ GET, "/lab/doc/tree/{path*}", lab_page_doc, false },
 	{ GET, "/lab/workspaces/{name}", lab_page_workspace, false },

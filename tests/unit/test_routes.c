@@ -116,6 +116,7 @@ static const route_case_t cases[] = {
 	{ HTTP_GET, "/", lab_root_redirect, "/", 0, NULL, NULL },
 	{ HTTP_GET, "/lab", lab_page, "/lab", 0, NULL, NULL },
 	{ HTTP_GET, "/lab/", lab_page, "/lab", 0, NULL, NULL },
+	{ HTTP_GET, "/lab/tree/", lab_page, "/lab/tree", 0, NULL, NULL },
 	{ HTTP_GET, "/lab/tree/d/n.ipynb", lab_page_tree, "/lab/tree/{path*}", 1, "d/n.ipynb", NULL },
 	{ HTTP_GET, "/lab/doc/tree/n.ipynb", lab_page_doc, "/lab/doc/tree/{path*}", 1, "n.ipynb",
 	  NULL },
@@ -183,7 +184,7 @@ static void test_every_route(void **state)
 	for (size_t i = 0; i < n_routes; i++)
 		if (!is_hit[i])
 			fail_msg("route %s has no test case", routes[i].pattern);
-	assert_int_equal(n_routes, 42);
+	assert_int_equal(n_routes, 43);
 }
 
 static void test_get_and_post_differ(void **state)
