@@ -21,13 +21,16 @@
  * "Jupyter Server", for which JupyterLab turns chunked uploads on. */
 #define NOTEBOOK_VERSION "[2, 14, 0]"
 
-/* The page's own policy: JupyterLab evaluates code (ajv compiles the
- * settings schemas, the JavaScript renderer) and injects <style>, but
- * loads nothing from elsewhere. */
-#define LAB_CSP                                                                           \
-	"default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; " \
-	"img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "               \
-	"frame-src 'self' blob: data:; worker-src 'self' blob:; media-src 'self' data: blob:; " \
+/* The page's own policy. JupyterLab evaluates code (ajv compiles the
+ * settings schemas) and injects <style>; a trusted notebook's outputs run
+ * their scripts and load libraries from the web (plotly, bokeh), as in
+ * Jupyter. What is shut: plugins, <base>, forms to elsewhere, framing by
+ * other sites. */
+#define LAB_CSP                                                                              \
+	"default-src 'self' https: data: blob:; "                                            \
+	"script-src 'self' 'unsafe-inline' 'unsafe-eval' https: blob:; "                     \
+	"style-src 'self' 'unsafe-inline' https:; img-src 'self' data: blob: https:; "       \
+	"font-src 'self' data: https:; connect-src 'self' ws: wss: https:; "                 \
 	"object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'"
 
 /*
