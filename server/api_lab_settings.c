@@ -129,8 +129,10 @@ static json_t *schema_ids(const app_t *app)
 		for (int j = 0; j < n_scoped; j++) {
 			char pkg[NAME_MAX * 2 + 2], pdir[PATH_MAX * 3];
 
-			if (is_scope && scoped[j]->d_name[0] == '.')
+			if (is_scope && scoped[j]->d_name[0] == '.') {
+				free(scoped[j]);
 				continue;
+			}
 			snprintf(pkg, sizeof pkg, "%s%s%s", name, is_scope ? "/" : "",
 				 is_scope ? scoped[j]->d_name : "");
 			snprintf(pdir, sizeof pdir, "%s/%s", schemas, pkg);

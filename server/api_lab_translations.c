@@ -22,6 +22,6 @@ void api_lab_translations(http_req_t *req)
 		http_respond_json(req, 200, json_pack("{s:{}, s:s}", "data", "message", ""));
 		return;
 	}
-	http_respond_json(req, 200, json_pack("{s:{}, s:s+++}", "data", "message",
+	http_respond_json(req, 200, json_pack("{s:{}, s:s++}", "data", "message",
 					      "Language pack '", locale, "' not installed!"));
 }
