@@ -336,6 +336,12 @@ static int finish(config_t *c, err_t *err)
 		c->kernelspec_dir = own_kernelspec_dir();
 	if (!c->lab_dir)
 		c->lab_dir = own_lab_dir();
+	/* absolute, so the server's working directory does not matter; one
+	 * that does not exist stays as given and /lab says it is not built */
+	if (c->lab_dir && (real = realpath(c->lab_dir, NULL)) != NULL) {
+		free(c->lab_dir);
+		c->lab_dir = real;
+	}
 	if (!c->root && !(c->root = strdup(".")))
 		return err_set(err, CG_ESYS, "out of memory");
 	real = realpath(c->root, NULL);
