@@ -716,7 +716,9 @@ int kernel_restart(kernel_t *k, kernel_done_fn done, void *arg, err_t *err)
 	k->is_restarting = true;
 	k->state = KSTATE_RESTARTING;
 	log_info("kernels", "%.8s restarting", k->id);
-	relay_broadcast_status(k, "restarting");
+	/* No "restarting" status on IOPub: Jupyter Server sends that only when
+	 * its restarter brings a dead kernel back, and JupyterLab takes it as
+	 * "the kernel appears to have died" (it asked for this restart itself). */
 	stop_process(k, true);
 	return 0;
 }

@@ -33,8 +33,10 @@ pkgs_test=(
 pkgs_kernels=(
   libpari-dev pari-gp libgap-dev gap
 )
-# Browser tests of the web UI.
+# Browser tests of the web UI (tests/browser drives Debian's Chromium; it
+# never downloads a browser of its own).
 pkgs_web=(
+  chromium
 )
 # The notebook store.
 pkgs_store=(
@@ -69,8 +71,9 @@ npm_ci() {
   [ -f "$dir/package-lock.json" ] || return 0
   if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
     echo "install-deps: npm ci in ${dir#"$here"/}"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
   fi
 }
 npm_ci "$here/tests/integration/node"
 npm_ci "$here/web"
+npm_ci "$here/tests/browser"

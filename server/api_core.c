@@ -1,4 +1,4 @@
-/* /api, /api/status and /api/me. */
+/* /api, /api/status, /api/me and /api/events. */
 #include <string.h>
 
 #include "../common/util.h"
@@ -66,4 +66,10 @@ void api_me(http_req_t *req)
 					      "permissions",
 					      permissions(http_query(req, "permissions")),
 					      "cellgate", "principal", who, "kind", kind));
+}
+
+/* /api/events/subscribe without an upgrade: the socket is in ws_channels.c. */
+void api_events_subscribe_plain(http_req_t *req)
+{
+	http_respond_error(req, 400, "this URL takes a WebSocket upgrade");
 }

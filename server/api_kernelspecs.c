@@ -7,6 +7,7 @@
 #include "app.h"
 #include "authz.h"
 #include "handlers.h"
+#include "mime.h"
 #include "kernel_start.h"
 
 /* Logos and the like are small; anything bigger is not a kernelspec resource. */
@@ -51,24 +52,6 @@ void api_kernelspecs_get(http_req_t *req)
 	kspec_list_free(&specs);
 }
 
-static const char *mime_type(const char *file)
-{
-	static const struct {
-		const char *ext, *type;
-	} types[] = {
-		{ ".png", "image/png" },   { ".svg", "image/svg+xml" },
-		{ ".js", "text/javascript" }, { ".css", "text/css" },
-		{ ".json", "application/json" }, { ".txt", "text/plain; charset=utf-8" },
-	};
-	const char *dot = strrchr(file, '.');
-
-	for (size_t i = 0; dot && i < sizeof types / sizeof *types; i++) {
-		if (strcmp(dot, types[i].ext) == 0)
-			return types[i].type;
-	}
-	return "application/octet-stream";
-}
-
 static char *read_small_file(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
@@ -104,7 +87,7 @@ void kernelspec_resource(http_req_t *req)
 		data = read_small_file(path, &len);
 	if (data) {
 		http_add_header(req, "cache-control", "max-age=3600");
-		http_respond(req, 200, mime_type(path), data, len);
+		http_respond(req, 200, mime_type_of(path), data, len);
 	} else {
 		http_respond_error(req, 404, "no such kernelspec resource");
 	}

@@ -44,6 +44,8 @@ static const opt_t opts[] = {
 	  "user kernels run as when the server runs as root (default: the workspace's owner, or nobody)" },
 	{ "kernelspec-dir", "CELLGATE_KERNELSPEC_DIR", OPT_STR, O(kernelspec_dir),
 	  "cellgate's own kernelspecs (default: build/share/jupyter/kernels beside bin/, or PREFIX/share/jupyter/kernels)" },
+	{ "lab-dir", "CELLGATE_LAB_DIR", OPT_STR, O(lab_dir),
+	  "the JupyterLab build served at /lab (default: build/lab beside bin/, or PREFIX/share/cellgate/lab)" },
 	{ "log-level", "CELLGATE_LOG_LEVEL", OPT_LEVEL, O(log_level), "debug, info, warn or error" },
 	{ "max-body", "CELLGATE_MAX_BODY", OPT_SIZE, O(max_body_bytes),
 	  "largest HTTP request body in bytes (default 256 MiB)" },
@@ -396,14 +398,13 @@ static int resolve_kernel_user(config_t *c, err_t *err)
 }
 
 /*
- * cellgate's own kernelspecs, found without installing: next to the
- * binary's build tree (bin/cellgate -> build/share/jupyter/kernels) or
- * under its install prefix (PREFIX/bin -> PREFIX/share/jupyter/kernels).
+ * A directory of cellgate's own, found without installing: next to the
+ * binary's build tree (bin/cellgate -> build/...) or under its install
+ * prefix (PREFIX/bin -> PREFIX/share/...). candidates are relative to the
+ * binary's folder; the first that exists wins.
  */
-static char *own_kernelspec_dir(void)
+static char *own_dir(const char *const *candidates, size_t n_candidates)
 {
-	static const char *const candidates[] = { "/../build/share/jupyter/kernels",
-						   "/../share/jupyter/kernels" };
 	char exe[PATH_MAX], path[PATH_MAX + 64], *slash;
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	struct stat st;
@@ -415,7 +416,7 @@ static char *own_kernelspec_dir(void)
 	if (!slash)
 		return NULL;
 	*slash = '\0';
-	for (size_t i = 0; i < sizeof candidates / sizeof *candidates; i++) {
+	for (size_t i = 0; i < n_candidates; i++) {
 		snprintf(path, sizeof path, "%s%s", exe, candidates[i]);
 		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
 			return realpath(path, NULL);
@@ -440,6 +441,21 @@ static char *beside_exe(const char *name)
 	return access(path, X_OK) == 0 ? strdup(path) : NULL;
 }
 
+static char *own_kernelspec_dir(void)
+{
+	static const char *const candidates[] = { "/../build/share/jupyter/kernels",
+						   "/../share/jupyter/kernels" };
+
+	return own_dir(candidates, sizeof candidates / sizeof *candidates);
+}
+
+static char *own_lab_dir(void)
+{
+	static const char *const candidates[] = { "/../build/lab", "/../share/cellgate/lab" };
+
+	return own_dir(candidates, sizeof candidates / sizeof *candidates);
+}
+
 static int finish(config_t *c, err_t *err)
 {
 	char *real;
@@ -454,6 +470,14 @@ static int finish(config_t *c, err_t *err)
 	if (c->egress_relay && (c->egress_relay[0] != '/' || access(c->egress_relay, X_OK) != 0))
 		return err_set(err, CG_EINVAL, "egress-relay: %s is not an executable absolute path",
 			       c->egress_relay);
+	if (!c->lab_dir)
+		c->lab_dir = own_lab_dir();
+	/* absolute, so the server's working directory does not matter; one
+	 * that does not exist stays as given and /lab says it is not built */
+	if (c->lab_dir && (real = realpath(c->lab_dir, NULL)) != NULL) {
+		free(c->lab_dir);
+		c->lab_dir = real;
+	}
 	if (!c->root && !(c->root = strdup(".")))
 		return err_set(err, CG_ESYS, "out of memory");
 	real = realpath(c->root, NULL);
@@ -560,6 +584,7 @@ void config_clear(config_t *c)
 	free(c->base_url);
 	free(c->kernel_user);
 	free(c->kernelspec_dir);
+	free(c->lab_dir);
 	free(c->config_file);
 	free(c->limit_overrides);
 	free(c->egress_rules);

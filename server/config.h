@@ -28,6 +28,7 @@ typedef struct config {
 	uid_t kernel_uid;
 	gid_t kernel_gid;
 	char *kernelspec_dir; /* cellgate's own kernelspecs */
+	char *lab_dir;        /* the JupyterLab build (web/ -> build/lab); NULL if not found */
 	char *config_file;
 	char *policy_file;    /* principals (JSON), canonical; NULL: none */
 	enum log_level log_level;

@@ -10,6 +10,7 @@
 void api_root(http_req_t *req);
 void api_status(http_req_t *req);
 void api_me(http_req_t *req);
+void api_events_subscribe_plain(http_req_t *req);
 
 /* api_kernelspecs.c */
 void api_kernelspecs_list(http_req_t *req);
@@ -56,5 +57,31 @@ void api_prompt_answer(http_req_t *req);
 void prompts_notify(app_t *app);
 /* At stop: answers every waiting request 503. */
 void prompts_release_waiters(app_t *app);
+
+/* lab_page.c */
+void lab_page(http_req_t *req);
+void lab_page_tree(http_req_t *req);
+void lab_page_doc(http_req_t *req);
+void lab_page_workspace(http_req_t *req);
+void lab_root_redirect(http_req_t *req);
+
+/* lab_static.c */
+void lab_static(http_req_t *req);
+void lab_themes(http_req_t *req);
+
+/* api_lab_settings.c */
+void api_lab_settings(http_req_t *req);
+
+/* api_lab_workspaces.c */
+void api_lab_workspaces(http_req_t *req);
+
+/* api_lab_translations.c */
+void api_lab_translations(http_req_t *req);
+
+/* api_absent.c */
+void api_nbconvert_formats(http_req_t *req);
+
+/* files.c */
+void files_get(http_req_t *req);
 
 #endif

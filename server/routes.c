@@ -23,6 +23,8 @@ const route_t routes[] = {
 	{ GET, "/api", api_root, false, ANY, RES_SERVER },
 	{ GET, "/api/status", api_status, false, R, RES_SERVER },
 	{ GET, "/api/me", api_me, false, ANY, RES_SERVER },
+	/* Jupyter's event bus: cellgate emits no events yet; the socket waits */
+	{ GET, "/api/events/subscribe", api_events_subscribe_plain, false, ANY, RES_SERVER },
 	{ GET, "/api/kernelspecs", api_kernelspecs_list, false, R, RES_KERNELSPEC },
 	{ GET, "/api/kernelspecs/{name}", api_kernelspecs_get, false, R, RES_KERNELSPEC },
 	{ GET, "/kernelspecs/{name}/{file}", kernelspec_resource, false, R, RES_KERNELSPEC },
@@ -57,6 +59,30 @@ const route_t routes[] = {
 	  RES_PROMPT },
 	{ GET, "/api/cellgate/egress", api_egress_get, false, R, RES_KERNEL },
 	{ GET, "/api/cellgate/audit", api_audit_log, false, POLICY_ADMIN, RES_SERVER },
+	{ GET, "/files/{path*}", files_get, false, R, RES_CONTENTS },
+	{ GET, "/api/nbconvert", api_nbconvert_formats, false, ANY, RES_SERVER },
+	/* JupyterLab: the page (it holds the token the request came with), its
+	 * API (settings and workspaces are the server's, so writing them needs
+	 * write on the server), its files (public, as Jupyter's static files) */
+	{ GET, "/", lab_root_redirect, false, ANY, RES_SERVER },
+	{ GET, "/lab", lab_page, false, ANY, RES_SERVER },
+	{ GET, "/lab/tree", lab_page, false, ANY, RES_SERVER },
+	{ GET, "/lab/tree/{path*}", lab_page_tree, false, ANY, RES_SERVER },
+	{ GET, "/lab/doc/tree/{path*}", lab_page_doc, false, ANY, RES_SERVER },
+	{ GET, "/lab/workspaces/{name}", lab_page_workspace, false, ANY, RES_SERVER },
+	{ GET, "/lab/workspaces/{name}/tree/{path*}", lab_page_workspace, false, ANY, RES_SERVER },
+	{ GET, "/lab/api/settings", api_lab_settings, false, R, RES_SERVER },
+	{ HTTP_PUT, "/lab/api/settings", api_lab_settings, false, W, RES_SERVER },
+	{ GET, "/lab/api/settings/{id*}", api_lab_settings, false, R, RES_SERVER },
+	{ HTTP_PUT, "/lab/api/settings/{id*}", api_lab_settings, false, W, RES_SERVER },
+	{ GET, "/lab/api/workspaces", api_lab_workspaces, false, R, RES_SERVER },
+	{ GET, "/lab/api/workspaces/{id}", api_lab_workspaces, false, R, RES_SERVER },
+	{ HTTP_PUT | HTTP_DELETE, "/lab/api/workspaces/{id}", api_lab_workspaces, false, W,
+	  RES_SERVER },
+	{ GET, "/lab/api/translations", api_lab_translations, false, ANY, RES_SERVER },
+	{ GET, "/lab/api/translations/{locale}", api_lab_translations, false, ANY, RES_SERVER },
+	{ GET, "/lab/api/themes/{path*}", lab_themes, true, ROUTE_PUBLIC, RES_SERVER },
+	{ GET, "/static/lab/{path*}", lab_static, true, ROUTE_PUBLIC, RES_SERVER },
 };
 
 const size_t n_routes = sizeof routes / sizeof *routes;

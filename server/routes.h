@@ -38,7 +38,7 @@ typedef struct route {
 	unsigned methods;      /* http_method_t bits */
 	const char *pattern;
 	http_handler_fn handler;
-	bool is_public;        /* served without a token (none yet) */
+	bool is_public;        /* served without a token: the login form, static assets */
 	unsigned need;         /* the policy action it needs (one bit), or ROUTE_* */
 	route_resource_t res;  /* what the action is on */
 } route_t;

@@ -36,6 +36,7 @@ struct ws_conn {
 	kclient_t *client;
 	policy_cap_t *cap;     /* whose channels these are: executions are counted */
 	bool is_v1;
+	bool is_events;        /* /api/events/subscribe: no kernel, nothing to send */
 	char session_id[SESSION_ID_MAX + 1];
 	buf_t rx;              /* the message being received, across fragments */
 	bool is_rx_too_big;
@@ -48,7 +49,8 @@ struct ws_conn {
 /* --- the upgrade ------------------------------------------------------------ */
 
 /* The upgrade request as an http_req_t (headers, query, route params), or
- * NULL when the path is not a channels URL. *status says why it failed. */
+ * NULL when the path is not a channels or events URL. *status says why it
+ * failed; *kid is NULL for the events URL. */
 static http_req_t *upgrade_request(struct lws *wsi, app_t *app, const char **kid,
 				   int *status, const char **why)
 {
@@ -68,7 +70,8 @@ static http_req_t *upgrade_request(struct lws *wsi, app_t *app, const char **kid
 	if (!scratch)
 		return NULL;
 	route = route_match(path, HTTP_GET, scratch, params, &n_params);
-	if (!route || route->handler != api_kernel_channels_plain || n_params != 1) {
+	if (!route || !((route->handler == api_kernel_channels_plain && n_params == 1) ||
+			(route->handler == api_events_subscribe_plain && n_params == 0))) {
 		free(scratch);
 		return NULL;
 	}
@@ -77,7 +80,7 @@ static http_req_t *upgrade_request(struct lws *wsi, app_t *app, const char **kid
 		http_copy_request_headers(req, wsi);
 		http_copy_query(req, wsi);
 		http_req_adopt_params(req, scratch, params, n_params);
-		*kid = http_param(req, 0);
+		*kid = n_params ? http_param(req, 0) : NULL;
 		*status = auth_ws_status(req, why);
 	} else {
 		free(scratch);
@@ -139,9 +142,14 @@ int ws_on_confirm_upgrade(struct lws *wsi, app_t *app)
 		rc = refuse_upgrade(wsi, 404, "not found");
 	else if (status == 403)
 		rc = refuse_upgrade(wsi, 403, why);
-	else if (!k)
+	else if (kid && !k)
 		rc = refuse_upgrade(wsi, 404, "no such kernel");
-	else if ((status = authz_kernel_channels(app, ws_cap_of(req), k, message, sizeof message)))
+	/* the events socket (no kernel) needs only a live token, as /api/me */
+	else if (!k && !policy_cap_is_live(ws_cap_of(req), util_unix_time(), message,
+					   sizeof message))
+		rc = refuse_upgrade(wsi, 403, message);
+	else if (k && (status = authz_kernel_channels(app, ws_cap_of(req), k, message,
+							sizeof message)))
 		rc = refuse_upgrade(wsi, status, message);
 	drop_request(req);
 	return rc;
@@ -338,6 +346,9 @@ int ws_on_receive(ws_conn_t *ws, const void *data, size_t len)
 	struct lws *wsi = ws->wsi;
 	bool is_end = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
 
+	/* the events socket is one-way, as in Jupyter Server */
+	if (ws->is_events)
+		return 0;
 	if (!ws->is_rx_too_big && buf_append(&ws->rx, data, len))
 		ws->is_rx_too_big = true;
 	if (!is_end)
@@ -373,11 +384,12 @@ int ws_on_established(struct lws *wsi, app_t *app, ws_conn_t **slot)
 	const char *kid = NULL, *why = "", *protocol = lws_get_protocol(wsi)->name;
 	int status;
 	http_req_t *req = upgrade_request(wsi, app, &kid, &status, &why);
-	kernel_t *k = req && status == 0 ? kmgr_find(app->kernels, kid) : NULL;
+	kernel_t *k = req && status == 0 && kid ? kmgr_find(app->kernels, kid) : NULL;
+	bool is_events = req && status == 0 && !kid;
 	ws_conn_t *ws;
 	err_t err = { 0 };
 
-	if (!k) {
+	if (!k && !is_events) {
 		drop_request(req);
 		return -1;
 	}
@@ -394,6 +406,10 @@ int ws_on_established(struct lws *wsi, app_t *app, ws_conn_t **slot)
 	ws->cap = policy_cap_ref(ws_cap_of(req));
 	drop_request(req);
 	*slot = ws;
+	/* cellgate emits no Jupyter events (yet): the subscriber just waits */
+	ws->is_events = is_events;
+	if (is_events)
+		return 0;
 	ws->client = kernel_attach(k, ws->session_id, &sink, ws, &err);
 	if (!ws->client) {
 		log_warn("ws", "cannot attach to kernel %.8s: %s", kernel_id(k), err.msg);

@@ -1,5 +1,7 @@
 /*
- * The kernel channels WebSocket: /api/kernels/{id}/channels.
+ * The kernel channels WebSocket: /api/kernels/{id}/channels; and
+ * /api/events/subscribe, Jupyter Server's event stream, which JupyterLab
+ * keeps open: cellgate emits no events, so that socket stays quiet.
  *
  * One WebSocket carries shell, control, stdin and IOPub for one client
  * session (the `session_id` query parameter), in the legacy JSON protocol or

@@ -125,6 +125,40 @@ static const route_case_t cases[] = {
 	  "p-1", NULL },
 	{ HTTP_GET, "/api/cellgate/audit", api_audit_log, "/api/cellgate/audit", 0, NULL, NULL },
 	{ HTTP_GET, "/api/cellgate/egress", api_egress_get, "/api/cellgate/egress", 0, NULL, NULL },
+	{ HTTP_GET, "/api/events/subscribe", api_events_subscribe_plain, "/api/events/subscribe", 0,
+	  NULL, NULL },
+	{ HTTP_GET, "/api/nbconvert", api_nbconvert_formats, "/api/nbconvert", 0, NULL, NULL },
+	{ HTTP_GET, "/files/d/a b.png", files_get, "/files/{path*}", 1, "d/a b.png", NULL },
+	/* JupyterLab */
+	{ HTTP_GET, "/", lab_root_redirect, "/", 0, NULL, NULL },
+	{ HTTP_GET, "/lab", lab_page, "/lab", 0, NULL, NULL },
+	{ HTTP_GET, "/lab/", lab_page, "/lab", 0, NULL, NULL },
+	{ HTTP_GET, "/lab/tree/", lab_page, "/lab/tree", 0, NULL, NULL },
+	{ HTTP_GET, "/lab/tree/d/n.ipynb", lab_page_tree, "/lab/tree/{path*}", 1, "d/n.ipynb", NULL },
+	{ HTTP_GET, "/lab/doc/tree/n.ipynb", lab_page_doc, "/lab/doc/tree/{path*}", 1, "n.ipynb",
+	  NULL },
+	{ HTTP_GET, "/lab/workspaces/w1", lab_page_workspace, "/lab/workspaces/{name}", 1, "w1",
+	  NULL },
+	{ HTTP_GET, "/lab/workspaces/w1/tree/d/n.ipynb", lab_page_workspace,
+	  "/lab/workspaces/{name}/tree/{path*}", 2, "w1", "d/n.ipynb" },
+	{ HTTP_GET, "/lab/api/settings", api_lab_settings, "/lab/api/settings", 0, NULL, NULL },
+	{ HTTP_PUT, "/lab/api/settings/@jupyterlab/notebook-extension:tracker", api_lab_settings,
+	  "/lab/api/settings/{id*}", 1, "@jupyterlab/notebook-extension:tracker", NULL },
+	{ HTTP_PUT, "/lab/api/settings", api_lab_settings, "/lab/api/settings", 0, NULL, NULL },
+	{ HTTP_GET, "/lab/api/settings/@jupyterlab/notebook-extension:tracker", api_lab_settings,
+	  "/lab/api/settings/{id*}", 1, "@jupyterlab/notebook-extension:tracker", NULL },
+	{ HTTP_GET, "/lab/api/workspaces", api_lab_workspaces, "/lab/api/workspaces", 0, NULL, NULL },
+	{ HTTP_GET, "/lab/api/workspaces/default", api_lab_workspaces, "/lab/api/workspaces/{id}",
+	  1, "default", NULL },
+	{ HTTP_DELETE, "/lab/api/workspaces/default", api_lab_workspaces, "/lab/api/workspaces/{id}",
+	  1, "default", NULL },
+	{ HTTP_GET, "/lab/api/translations", api_lab_translations, "/lab/api/translations", 0, NULL,
+	  NULL },
+	{ HTTP_GET, "/lab/api/translations/fr_FR", api_lab_translations,
+	  "/lab/api/translations/{locale}", 1, "fr_FR", NULL },
+	{ HTTP_GET, "/lab/api/themes/@jupyterlab/theme-dark-extension/index.css", lab_themes,
+	  "/lab/api/themes/{path*}", 1, "@jupyterlab/theme-dark-extension/index.css", NULL },
+	{ HTTP_GET, "/static/lab/main.js", lab_static, "/static/lab/{path*}", 1, "main.js", NULL },
 	/* HEAD is served wherever GET is */
 	{ HTTP_HEAD, "/api/kernels", api_kernels_list, "/api/kernels", 0, NULL, NULL },
 	{ HTTP_HEAD, "/kernelspecs/py/logo-svg.svg", kernelspec_resource,
@@ -172,7 +206,7 @@ static void test_every_route(void **state)
 	for (size_t i = 0; i < n_routes; i++)
 		if (!is_hit[i])
 			fail_msg("route %s has no test case", routes[i].pattern);
-	assert_int_equal(n_routes, 36);
+	assert_int_equal(n_routes, 57);
 }
 
 /* Every route declares what it needs: one policy action on a resource kind,
@@ -300,8 +334,6 @@ static void test_no_match(void **state)
 	(void)state;
 	static const char *paths[] = {
 		"",
-		"/",
-		"//",
 		"/apix",
 		"/API",
 		"api",
@@ -328,7 +360,15 @@ static void test_no_match(void **state)
 		"/kernelspecs/python3//",
 		"/kernelspecs/python3/a/b",
 		"/kernelspecs/python3/../../etc/passwd",
-		"/files/x.ipynb",
+		"/labx",
+		"/lab/api",
+		"/lab/api/settingsx",
+		"/lab/api/workspaces/a/b",
+		"/lab/workspaces",
+		"/lab/workspaces/w/x",
+		"/static/lab",
+		"/static/labx/main.js",
+		"/files",
 	};
 	static const unsigned methods[] = { HTTP_GET, HTTP_POST, HTTP_DELETE, HTTP_PATCH,
 					    HTTP_PUT, HTTP_HEAD, HTTP_OPTIONS };
@@ -386,10 +426,13 @@ static void test_table(void **state)
 		assert_non_null(r->handler);
 		assert_int_not_equal(r->methods, 0);
 		assert_int_equal(r->methods & ~(unsigned)ALL_METHODS, 0);
-		/* docs/protocol.md: every URL needs the token, but the login
-		 * form and logout (auth.h), which no handler trusts */
+		/* docs/protocol.md: every URL needs credentials but the login
+		 * form and logout (auth.h), which no handler trusts, what a
+		 * <script> or <link> of the page fetches */
 		if (r->is_public && strcmp(r->pattern, "/login") != 0 &&
-		    strcmp(r->pattern, "/logout") != 0)
+		    strcmp(r->pattern, "/logout") != 0 &&
+		    strcmp(r->pattern, "/static/lab/{path*}") != 0 &&
+		    strcmp(r->pattern, "/lab/api/themes/{path*}") != 0)
 			fail_msg("%s is served without the token", r->pattern);
 		for (size_t j = 0; j < n_routes; j++) {
 			if (j == i || strcmp(routes[j].pattern, r->pattern) != 0)
