@@ -219,6 +219,8 @@ async function main() {
 		await outputOf(activeNotebook(page), '42');
 		await activeNotebook(page).locator('.jp-MarkdownCell mjx-container').first().waitFor();
 		await waitIdle(page, 'Python 3 (ipykernel)');
+		// and the file browser lists it: the listing came with the cookie too
+		await page.locator('.jp-DirListing-item', { hasText: NAME }).first().waitFor({ timeout: WAIT });
 		await shot(page, 'reloaded');
 
 		log('restart the kernel from the Kernel menu');
