@@ -201,15 +201,41 @@ static char *make_child(const char *parent, const char *name)
 	return strdup(path);
 }
 
-static void set_limit(const char *dir, const char *file, uint64_t v)
+static int set_limit(const char *dir, const char *file, uint64_t v)
 {
 	char num[32];
 
 	if (!v)
-		return;
+		return 0;
 	snprintf(num, sizeof num, "%llu", (unsigned long long)v);
-	if (write_file(dir, file, num) != 0)
-		log_warn("sandbox", "cannot set %s/%s: %s", dir, file, strerror(errno));
+	if (write_file(dir, file, num) == 0)
+		return 0;
+	log_warn("sandbox", "cannot set %s/%s: %s", dir, file, strerror(errno));
+	return -1;
+}
+
+int sbx_cgroup_set_limits(const sbx_cgroup_t *cg, const sbx_limits_t *l)
+{
+	int rc = 0;
+
+	if (cg->version == 2) {
+		rc |= set_limit(cg->dir[CG_MEMORY], "memory.max", l->memory_bytes);
+		/* no swap for a kernel: the limit is the limit */
+		if (l->memory_bytes)
+			(void)write_file(cg->dir[CG_MEMORY], "memory.swap.max", "0");
+		return rc | set_limit(cg->dir[CG_PIDS], "pids.max", l->processes);
+	}
+	if (cg->dir[CG_MEMORY]) {
+		rc |= set_limit(cg->dir[CG_MEMORY], "memory.limit_in_bytes", l->memory_bytes);
+		/* memory plus swap, where accounted (not always): the same, so
+		 * no swapping out of it */
+		if (l->memory_bytes)
+			(void)set_limit(cg->dir[CG_MEMORY], "memory.memsw.limit_in_bytes",
+					l->memory_bytes);
+	}
+	if (cg->dir[CG_PIDS])
+		rc |= set_limit(cg->dir[CG_PIDS], "pids.max", l->processes);
+	return rc;
 }
 
 void sbx_cgroup_create(sbx_cgroup_t *cg, const char *kernel_name, const sbx_limits_t *l)
@@ -233,11 +259,7 @@ void sbx_cgroup_create(sbx_cgroup_t *cg, const char *kernel_name, const sbx_limi
 		cg->version = 2;
 		for (int i = 0; i < CG_NCTL; i++)
 			cg->dir[i] = d;
-		set_limit(d, "memory.max", l->memory_bytes);
-		/* no swap for a kernel: the limit is the limit */
-		if (l->memory_bytes)
-			write_file(d, "memory.swap.max", "0");
-		set_limit(d, "pids.max", l->processes);
+		sbx_cgroup_set_limits(cg, l);
 		cg->procs_fd[0] = open_procs(d);
 		return;
 	}
@@ -245,13 +267,7 @@ void sbx_cgroup_create(sbx_cgroup_t *cg, const char *kernel_name, const sbx_limi
 		if (own.v1[i] && (cg->dir[i] = make_child(own.v1[i], name)))
 			cg->version = 1;
 	}
-	if (cg->dir[CG_MEMORY]) {
-		set_limit(cg->dir[CG_MEMORY], "memory.limit_in_bytes", l->memory_bytes);
-		/* memory plus swap, where accounted: the same, so no swapping out of it */
-		set_limit(cg->dir[CG_MEMORY], "memory.memsw.limit_in_bytes", l->memory_bytes);
-	}
-	if (cg->dir[CG_PIDS])
-		set_limit(cg->dir[CG_PIDS], "pids.max", l->processes);
+	sbx_cgroup_set_limits(cg, l);
 	for (int i = 0; i < CG_NCTL; i++)
 		cg->procs_fd[i] = cg->dir[i] ? open_procs(cg->dir[i]) : -1;
 	/* moving each task is the one thing that makes the limits real */
@@ -420,6 +436,8 @@ void sbx_cleanup(void)
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
 	bool left = true;
 
+	/* an unused spare launch child and its cgroups go first */
+	sbx_spare_stop();
 	/* what was killed a moment ago is gone within milliseconds */
 	for (int tries = 0; left && tries < 100; tries++) {
 		sbx_cgroup_sweep();

@@ -124,33 +124,27 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
 }
 
 /*
- * In the child, between fork and exec: only async-signal-safe calls. On any
- * failure the errno goes up the status pipe so the parent can say why.
+ * The second half of every launch child (a fresh fork, or the spare of
+ * spare.c): src[] holds the descriptors in target order (0 stdin, 1 stdout,
+ * 2 stderr, SBX_FD_KERNEL_DIR, SBX_FD_INFO, SBX_FD_SECCOMP, then the status
+ * channel); they are moved above every target first so no dup2 below can
+ * overwrite a source that is still to be copied. Only async-signal-safe
+ * calls. On any failure the errno goes up the status channel so the parent
+ * can say why.
  */
-static void __attribute__((noreturn))
-child(const sbx_spec_t *spec, const sbx_cgroup_t *cg, char **argv, char **envp, int out_w,
-      int err_w, int info_w, int seccomp_fd, int status_w)
+void __attribute__((noreturn))
+sbx_child_exec(const sbx_exec_t *x, int src[SBX_CHILD_NFD])
 {
-	/* source descriptors in target order (0 stdin, 1 stdout, 2 stderr,
-	 * SBX_FD_KERNEL_DIR, SBX_FD_INFO, SBX_FD_SECCOMP, then the status pipe),
-	 * moved above every target first so no dup2 below can overwrite a
-	 * source that is still to be copied */
-	enum { N = SBX_FD_LAST + 2, STATUS = SBX_FD_LAST + 1 };
-	int src[N] = { -1, out_w, err_w, spec->kernel_dir_fd, info_w, seccomp_fd, status_w };
-	int report = status_w, e;
+	enum { N = SBX_CHILD_NFD, STATUS = SBX_CHILD_NFD - 1 };
+	int report = src[STATUS], e;
 	sigset_t none;
 
-	_Static_assert(SBX_FD_KERNEL_DIR == 3 && SBX_FD_INFO == 4 && SBX_FD_SECCOMP == 5,
+	_Static_assert(SBX_FD_KERNEL_DIR == 3 && SBX_FD_INFO == 4 && SBX_FD_SECCOMP == 5 &&
+			       STATUS == SBX_FD_LAST + 1,
 		       "src[] lists the descriptors in this order");
-	/* first, while we still may: into the sandbox's cgroups, so that
-	 * bwrap and everything it starts is counted and limited */
-	if (sbx_cgroup_join(cg) != 0)
-		goto fail;
-	setsid();
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
-	src[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	for (int i = 0; i < N; i++) {
 		if (src[i] < 0 || (src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 16)) < 0)
 			goto fail;
@@ -162,26 +156,45 @@ child(const sbx_spec_t *spec, const sbx_cgroup_t *cg, char **argv, char **envp, 
 	}
 	report = STATUS;
 	/* Nothing of the server crosses into the sandbox but these; the status
-	 * pipe is close-on-exec so that exec itself reports success. */
+	 * channel is close-on-exec so that exec itself reports success. */
 	if (syscall(SYS_close_range, STATUS + 1, ~0U, 0) != 0 ||
 	    fcntl(STATUS, F_SETFD, FD_CLOEXEC) != 0)
 		goto fail;
-	if (getuid() != spec->uid || getgid() != spec->gid) {
-		if (setgroups(0, NULL) != 0 || setresgid(spec->gid, spec->gid, spec->gid) != 0 ||
-		    setresuid(spec->uid, spec->uid, spec->uid) != 0)
+	if (getuid() != x->uid || getgid() != x->gid) {
+		if (setgroups(0, NULL) != 0 || setresgid(x->gid, x->gid, x->gid) != 0 ||
+		    setresuid(x->uid, x->uid, x->uid) != 0)
 			goto fail;
 	}
 	/* after the uid change, so that none of them is lifted by privilege */
-	if (sbx_limits_apply(&spec->limits, cg->dir[CG_MEMORY] != NULL, cg->dir[CG_PIDS] != NULL) != 0)
+	if (sbx_limits_apply(&x->limits, x->skip_memory, x->skip_processes) != 0)
 		goto fail;
 	/* After the uid change, which clears it: die with the server. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
 		goto fail;
-	execve(argv[0], argv, envp);
+	execve(x->argv[0], x->argv, x->envp);
 fail:
 	e = errno;
 	(void)!write(report, &e, sizeof e);
 	_exit(127);
+}
+
+/* A fresh launch child: joins the sandbox's cgroups (the slow part, see
+ * spare.c), then goes on as above. */
+static void __attribute__((noreturn))
+child(const sbx_exec_t *x, const sbx_cgroup_t *cg, int src[SBX_CHILD_NFD])
+{
+	int e;
+
+	/* first, while we still may: into the sandbox's cgroups, so that
+	 * bwrap and everything it starts is counted and limited */
+	if (sbx_cgroup_join(cg) != 0) {
+		e = errno;
+		(void)!write(src[SBX_CHILD_NFD - 1], &e, sizeof e);
+		_exit(127);
+	}
+	setsid();
+	src[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	sbx_child_exec(x, src);
 }
 
 static int open_pipe(int fds[2])
@@ -345,6 +358,7 @@ sbx_t *sbx_launch(uv_loop_t *loop, const sbx_spec_t *spec, const sbx_callbacks_t
 	char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 	char **argv = sbx_bwrap_argv(spec, err);
 	sbx_cgroup_t cg = { .procs_fd = { -1, -1, -1 } };
+	sbx_exec_t x = { 0 };
 	sbx_t *s = NULL;
 	int child_errno = 0;
 	ssize_t got;
@@ -356,30 +370,55 @@ sbx_t *sbx_launch(uv_loop_t *loop, const sbx_spec_t *spec, const sbx_callbacks_t
 	seccomp_fd = spec->is_plain ? open("/dev/null", O_RDONLY | O_CLOEXEC) : sbx_seccomp_fd(err);
 	if (seccomp_fd < 0)
 		goto fail;
-	if (!spec->is_plain && spec->name) {
-		sbx_cgroup_use_loop(loop);
-		sbx_cgroup_create(&cg, spec->name, &spec->limits);
-	}
-	if (open_pipe(out) || open_pipe(errp) || open_pipe(info) || open_pipe(status)) {
+	if (open_pipe(out) || open_pipe(errp) || open_pipe(info)) {
 		err_set(err, CG_ESYS, "pipe: %s", strerror(errno));
 		goto fail;
 	}
-	pid = fork();
+	x.argv = argv;
+	x.envp = envp;
+	x.uid = spec->uid;
+	x.gid = spec->gid;
+	x.limits = spec->limits;
+	pid = 0;
+	if (!spec->is_plain && spec->name) {
+		int fds[SBX_CHILD_NFD - 2] = { out[1], errp[1], spec->kernel_dir_fd, info[1],
+					       seccomp_fd };
+
+		sbx_cgroup_use_loop(loop);
+		/* a spare already in cgroups of its own, else fresh ones */
+		pid = sbx_spare_claim(&x, fds, &cg, &status[0]);
+		if (!pid)
+			sbx_cgroup_create(&cg, spec->name, &spec->limits);
+		sbx_spare_schedule(loop);
+	}
+	if (!pid && open_pipe(status)) {
+		err_set(err, CG_ESYS, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	if (!pid)
+		pid = fork();
 	if (pid < 0) {
 		err_set(err, CG_ESYS, "fork: %s", strerror(errno));
 		goto fail;
 	}
-	if (pid == 0)
-		child(spec, &cg, argv, envp, out[1], errp[1], info[1], seccomp_fd, status[1]);
+	if (pid == 0) {
+		int src[SBX_CHILD_NFD] = { -1, out[1], errp[1], spec->kernel_dir_fd, info[1],
+					   seccomp_fd, status[1] };
+
+		x.skip_memory = cg.dir[CG_MEMORY] != NULL;
+		x.skip_processes = cg.dir[CG_PIDS] != NULL;
+		child(&x, &cg, src);
+	}
 
 	sbx_cgroup_close_fds(&cg);
 	close(out[1]);
 	close(errp[1]);
 	close(info[1]);
-	close(status[1]);
+	if (status[1] >= 0)
+		close(status[1]);
 	close(seccomp_fd);
 	out[1] = errp[1] = info[1] = status[1] = seccomp_fd = -1;
-	/* exec closes the status pipe (CLOEXEC): EOF means bwrap is running */
+	/* exec closes the status channel (CLOEXEC): EOF means bwrap is running */
 	do {
 		got = read(status[0], &child_errno, sizeof child_errno);
 	} while (got < 0 && errno == EINTR);

@@ -42,6 +42,44 @@ void sbx_cgroup_sweep(void);
 /* The loop whose timer retries them. */
 void sbx_cgroup_use_loop(uv_loop_t *loop);
 
+/* Sets memory and process limits (0: none) on existing cgroups; -1 when a
+ * write failed (said in the log). */
+int sbx_cgroup_set_limits(const sbx_cgroup_t *cg, const sbx_limits_t *l);
+
+/* What a launch child needs to become bwrap once its descriptors are in
+ * place (launch.c). */
+typedef struct sbx_exec {
+	char **argv;
+	char **envp;
+	uid_t uid;
+	gid_t gid;
+	sbx_limits_t limits;
+	bool skip_memory;    /* a cgroup holds the memory limit */
+	bool skip_processes; /* ... the process limit */
+} sbx_exec_t;
+
+/* stdin, stdout, stderr, the kernel dir, the info pipe, seccomp, status */
+#define SBX_CHILD_NFD (SBX_FD_LAST + 2)
+/* Places src[] at 0..SBX_CHILD_NFD-1, closes everything else, drops to
+ * x's uid, applies the rlimits and executes; errno to src[last] on failure.
+ * Async-signal-safe. */
+void __attribute__((noreturn)) sbx_child_exec(const sbx_exec_t *x, int src[SBX_CHILD_NFD]);
+
+/*
+ * The spare launch child (spare.c): one process kept ready in cgroups of
+ * its own. sbx_spare_claim hands it x and fds (stdout, stderr, the kernel
+ * dir, the info pipe, seccomp: the spare gets copies), sets x's memory and
+ * process limits on its cgroups, and returns its pid with *cg taken over
+ * and *status_fd the channel that reports exec (EOF) or an errno; 0 when
+ * there is no usable spare (launch the old way). sbx_spare_schedule
+ * prepares the next one soon on loop; sbx_spare_stop kills an unused one
+ * and removes its cgroups.
+ */
+pid_t sbx_spare_claim(sbx_exec_t *x, const int fds[SBX_CHILD_NFD - 2], sbx_cgroup_t *cg,
+		      int *status_fd);
+void sbx_spare_schedule(uv_loop_t *loop);
+void sbx_spare_stop(void);
+
 /* Bytes allocated under dir (st_blocks), walking at most max_entries
  * entries; cached for max_age_s across callers. *is_partial when the walk
  * stopped at the bound. */
