@@ -22,7 +22,8 @@
  *   with stdio on /dev/null: it holds nothing a launch child does not;
  * - it dies with the server (PR_SET_PDEATHSIG, checked against a parent
  *   that died before it was armed), its own session, all signals blocked
- *   while it waits; it runs no code but this file's until the claim;
+ *   and every disposition back to the default while it waits; it runs no
+ *   code but this file's until the claim;
  * - it is used once: a claim takes it (and its cgroups, which become the
  *   kernel's) away; a second launch before the next spare is ready takes
  *   the old path, with cgroups of its own;
@@ -149,6 +150,10 @@ static void __attribute__((noreturn)) spare_main(pid_t parent, int sock, const s
 
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
+	/* none of the server's handlers (they would write to its descriptors'
+	 * numbers) and none of its ignored signals (kept across exec) */
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
 		_exit(127);
 	setsid();
