@@ -144,6 +144,14 @@ def alive_procs(keys):
 
 # ---------------------------------------------------------------- v1 protocol
 
+def kernel_descendants(server):
+    """descendants(server.pid) but the server's spare launch child
+    (sandbox/spare.c): a child still running the server's own program, made
+    for the next kernel, part of no running one."""
+    own = proc_cmdline(server.pid)
+    return {k: v for k, v in descendants(server.pid).items() if v != own}
+
+
 def v1_pack(channel, msg):
     """Serialise a message dict for v1.kernel.websocket.jupyter.org."""
     parts = [json.dumps(msg.get(k, {})).encode() for k in ("header", "parent_header", "metadata", "content")]

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from conftest import FALSE_KERNEL, alive_procs, descendants
+from conftest import FALSE_KERNEL, alive_procs, kernel_descendants
 
 cellgate_only = pytest.mark.cellgate_only
 
@@ -196,10 +196,10 @@ def test_kernel_that_exits_at_start(server):
 
 
 def test_delete_kills_process_tree(server):
-    before = descendants(server.pid)
+    before = kernel_descendants(server)
     kid = server.start_kernel()
     assert server.execute(kid, "import os; os.getpid()").result
-    during = descendants(server.pid)
+    during = kernel_descendants(server)
     mine = {k: v for k, v in during.items() if k not in before}
     assert mine, "no new process under the server after starting a kernel"
     if not server.reference:
@@ -213,19 +213,19 @@ def test_delete_kills_process_tree(server):
         time.sleep(0.1)
         left = alive_procs(mine)
     assert not left, "still alive 10 s after DELETE: %s" % {p: mine[(p, s)] for p, s in left}
-    after = descendants(server.pid)
+    after = kernel_descendants(server)
     assert not (set(after) & set(mine))
 
 
 def test_restart_leaves_no_process_behind(server):
-    before = descendants(server.pid)
+    before = kernel_descendants(server)
     kid = server.start_kernel()
-    first = {k: v for k, v in descendants(server.pid).items() if k not in before}
+    first = {k: v for k, v in kernel_descendants(server).items() if k not in before}
     assert first
     r = server.request("POST", f"/api/kernels/{kid}/restart")
     assert r.status_code == 200
     server.wait_kernel_ready(kid)
-    second = {k: v for k, v in descendants(server.pid).items() if k not in before and k not in first}
+    second = {k: v for k, v in kernel_descendants(server).items() if k not in before and k not in first}
     assert second, "no new process after restart"
     left = alive_procs(first)
     end = time.monotonic() + 10
