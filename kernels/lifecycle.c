@@ -155,6 +155,8 @@ static void on_iopub(void *arg, zsock_t *sock, const wire_slice_t *f, size_t n)
 	k->has_iopub = true;
 	if (k->phase == PHASE_READY && status_of(msg, &st) == 0)
 		k->state = st;
+	if (k->mgr->obs)
+		k->mgr->obs->kernel(k->mgr->obs_ctx, k, KCH_IOPUB, msg);
 	relay_iopub(k, msg);
 	wire_msg_unref(&msg);
 	check_ready(k);
@@ -277,7 +279,7 @@ static char *resolve_command(const char *cmd)
 	return strdup(cmd);
 }
 
-static char **build_argv(const kernel_t *k)
+char **lifecycle_argv(const kernel_t *k)
 {
 	char **argv = calloc(k->spec.argc + 1, sizeof *argv);
 
@@ -353,9 +355,10 @@ static void init_timers(kernel_t *k)
 int lifecycle_launch(kernel_t *k, err_t *err)
 {
 	const kmgr_config_t *c = &k->mgr->cfg;
-	char **argv = build_argv(k), **env = build_env(k);
+	char **argv = lifecycle_argv(k), **env = build_env(k);
 	sbx_spec_t spec = {
-		.argv = argv, .env = env, .workspace = c->workspace, .cwd = k->cwd,
+		.argv = argv, .env = env, .workspace = c->workspace,
+		.workspace_snapshot = k->snapshot, .cwd = k->cwd,
 		.kernel_dir_fd = k->dir_fd, .hidden = c->hidden, .uid = c->uid, .gid = c->gid,
 		.bwrap = c->bwrap, .limits = c->limits,
 	};
@@ -382,6 +385,7 @@ int lifecycle_launch(kernel_t *k, err_t *err)
 		rc = err ? err->code : CG_ESYS;
 		goto out;
 	}
+	kmgr_notify(k, KEV_LAUNCHED, NULL);
 	send_probe(k);
 	uv_timer_start(&k->start_timer, on_start_tick, PROBE_TICK_MS, PROBE_TICK_MS);
 out:
@@ -440,6 +444,7 @@ static void finish_shutdown(kernel_t *k)
 		}
 	}
 	log_info("kernels", "%.8s shut down", k->id);
+	kmgr_notify(k, KEV_ENDED, "the kernel was shut down");
 	fire_waiters(&k->ready_waiters, CG_ESTATE, "the kernel was shut down");
 	fire_waiters(&k->gone_waiters, 0, NULL);
 	lifecycle_free(k);
@@ -472,6 +477,7 @@ static void on_sandbox_exit(void *arg, int status)
 		return;
 	}
 	if (k->is_restarting) {
+		kmgr_notify(k, KEV_ENDED, "the kernel was restarted");
 		relaunch(k);
 		return;
 	}
@@ -502,6 +508,7 @@ static void kernel_die(kernel_t *k, const char *reason)
 	uv_timer_stop(&k->hb_timer);
 	if (k->sbx)
 		sbx_kill(k->sbx);
+	kmgr_notify(k, KEV_ENDED, reason);
 	relay_broadcast_status(k, "dead");
 	relay_kernel_died(k, reason);
 	fire_waiters(&k->ready_waiters, CG_ESTATE, reason);
@@ -633,6 +640,7 @@ void lifecycle_kill_now(kernel_t *k)
 
 void lifecycle_free(kernel_t *k)
 {
+	kmgr_notify(k, KEV_GONE, NULL);
 	relay_close_all(k, "the server is shutting down");
 	close_sockets(k);
 	sbx_free(&k->sbx);
@@ -646,6 +654,7 @@ void lifecycle_free(kernel_t *k)
 	kspec_clear(&k->spec);
 	free(k->cwd);
 	free(k->session_name);
+	free(k->snapshot);
 	free(k->dir);
 	free(k->reason);
 	if (!k->open_timers) {

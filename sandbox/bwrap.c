@@ -119,7 +119,10 @@ char **sbx_bwrap_argv(const sbx_spec_t *s, err_t *err)
 	add2(&a, "--proc", "/proc");
 	add2(&a, "--tmpfs", "/tmp");
 	add2(&a, "--tmpfs", "/run");
-	add3(&a, "--bind", s->workspace, s->workspace);
+	if (s->workspace_snapshot)
+		add3(&a, "--ro-bind", s->workspace_snapshot, s->workspace);
+	else
+		add3(&a, "--bind", s->workspace, s->workspace);
 	/* after the workspace: a hidden path inside it stays hidden */
 	for (size_t i = 0; s->hidden && s->hidden[i]; i++)
 		hide(&a, s->hidden[i]);
