@@ -14,6 +14,8 @@
 
 struct lws_context;
 typedef struct sessions sessions_t;
+typedef struct recorder recorder_t;
+typedef struct replays replays_t;
 
 struct app {
 	config_t cfg;
@@ -22,6 +24,8 @@ struct app {
 	kmgr_t *kernels;
 	sessions_t *sessions;
 	store_t *store;          /* STATE/store.sqlite: every notebook version */
+	recorder_t *recorder;    /* execution records; NULL with --no-record */
+	replays_t *replays;      /* replay jobs (replay.c) */
 	double started_at;
 	double last_activity;
 	bool is_stopping;

@@ -55,6 +55,8 @@ static const opt_t opts[] = {
 	  "heartbeat period in seconds, 0 for none (default 3)" },
 	{ "allow-hidden", "CELLGATE_ALLOW_HIDDEN", OPT_BOOL, O(allow_hidden),
 	  "serve hidden files (default no)" },
+	{ "no-record", "CELLGATE_NO_RECORD", OPT_BOOL, O(no_record),
+	  "keep no execution records (no provenance, no replay; for comparisons)" },
 	/* limits take a number with an optional K, M, G or T (powers of 1024), or 0 for none */
 	{ "kernel-memory", "CELLGATE_KERNEL_MEMORY", OPT_LIMIT, O(kernel_limits.memory_bytes),
 	  "private memory of each kernel process, bytes (RLIMIT_DATA; default 4G)" },

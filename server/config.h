@@ -36,6 +36,7 @@ typedef struct config {
 	double kernel_start_timeout_s;
 	double heartbeat_s;
 	bool allow_hidden;
+	bool no_record;       /* do not keep execution records (benchmarks) */
 	sbx_limits_t kernel_limits; /* per kernel; 0 is none */
 } config_t;
 

@@ -42,4 +42,8 @@ void api_versions_branches(http_req_t *req);
 void api_versions_checkout(http_req_t *req);
 void api_versions_diff(http_req_t *req);
 
+/* api_provenance.c */
+void api_provenance_get(http_req_t *req);
+void api_execution_get(http_req_t *req);
+
 #endif

@@ -20,6 +20,7 @@
 #include "cli_store.h"
 #include "config.h"
 #include "lws.h"
+#include "recorder.h"
 #include "sessions.h"
 
 /* Gives up on a clean stop after this long and exits anyway. */
@@ -112,7 +113,11 @@ static int kernels_start(server_t *s, err_t *err)
 	if (!s->app.kernels)
 		return err->code ? err->code : CG_ESYS;
 	s->app.sessions = sessions_new(s->app.kernels);
-	return s->app.sessions ? 0 : err_set(err, CG_ESYS, "out of memory");
+	if (!s->app.sessions)
+		return err_set(err, CG_ESYS, "out of memory");
+	if (!cfg->no_record && !(s->app.recorder = recorder_new(&s->app, err)))
+		return err->code ? err->code : CG_ESYS;
+	return 0;
 }
 
 static void print_url(const config_t *cfg)
@@ -159,6 +164,7 @@ out:
 	listener_stop(&s.app);
 	sessions_free(&s.app.sessions);
 	kmgr_free(&s.app.kernels);
+	recorder_free(&s.app.recorder);
 	app_store_close(&s.app);
 	close_handles(&s);
 	/* let libuv finish closing what lws and the manager closed */
@@ -192,6 +198,7 @@ int main(int argc, char **argv)
 	}
 	if (cli_store_is_command(argv[1]))
 		return cli_store_main(argc - 1, argv + 1);
+
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage();
 		return 0;

@@ -34,6 +34,8 @@ const route_t routes[] = {
 	{ GET | HTTP_POST | HTTP_DELETE, "/api/cellgate/branches/{path*}", api_versions_branches, false },
 	{ HTTP_POST, "/api/cellgate/checkout/{path*}", api_versions_checkout, false },
 	{ GET, "/api/cellgate/diff", api_versions_diff, false },
+	{ GET, "/api/cellgate/provenance/{path*}", api_provenance_get, false },
+	{ GET, "/api/cellgate/execution/{id}", api_execution_get, false },
 };
 
 const size_t n_routes = sizeof routes / sizeof *routes;

@@ -108,6 +108,10 @@ static const route_case_t cases[] = {
 	{ HTTP_POST, "/api/cellgate/checkout/n.ipynb", api_versions_checkout,
 	  "/api/cellgate/checkout/{path*}", 1, "n.ipynb", NULL },
 	{ HTTP_GET, "/api/cellgate/diff", api_versions_diff, "/api/cellgate/diff", 0, NULL, NULL },
+	{ HTTP_GET, "/api/cellgate/provenance/d/n.ipynb", api_provenance_get,
+	  "/api/cellgate/provenance/{path*}", 1, "d/n.ipynb", NULL },
+	{ HTTP_GET, "/api/cellgate/execution/0123abcd", api_execution_get,
+	  "/api/cellgate/execution/{id}", 1, "0123abcd", NULL },
 	/* HEAD is served wherever GET is */
 	{ HTTP_HEAD, "/api/kernels", api_kernels_list, "/api/kernels", 0, NULL, NULL },
 	{ HTTP_HEAD, "/kernelspecs/py/logo-svg.svg", kernelspec_resource,
@@ -155,7 +159,7 @@ static void test_every_route(void **state)
 	for (size_t i = 0; i < n_routes; i++)
 		if (!is_hit[i])
 			fail_msg("route %s has no test case", routes[i].pattern);
-	assert_int_equal(n_routes, 25);
+	assert_int_equal(n_routes, 27);
 }
 
 static void test_get_and_post_differ(void **state)
