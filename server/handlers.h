@@ -46,4 +46,7 @@ void api_versions_diff(http_req_t *req);
 void api_provenance_get(http_req_t *req);
 void api_execution_get(http_req_t *req);
 
+/* api_replays.c */
+void api_replays(http_req_t *req);
+
 #endif

@@ -56,6 +56,8 @@ typedef struct ktrack {
 
 typedef struct writer {
 	uv_mutex_t lock;          /* the store connection and the env cache */
+	uv_cond_t done;           /* signalled when the worker's batch is written */
+	bool is_batch_done;
 	store_t *store;
 	char path[4096];
 	json_t *env_cache;        /* command line -> environment */
@@ -336,6 +338,8 @@ static void work_cb(uv_work_t *req)
 	if (r->batch_rc)
 		log_error("recorder", "%zu execution records were not kept: %s",
 			  json_array_size(r->batch), err.msg);
+	r->w.is_batch_done = true;
+	uv_cond_signal(&r->w.done);
 	uv_mutex_unlock(&r->w.lock);
 }
 
@@ -368,6 +372,7 @@ static void kick(recorder_t *r)
 	r->batch = r->queue;
 	r->queue = json_array();
 	r->is_busy = true;
+	r->w.is_batch_done = false;
 	r->work.data = r;
 	if (uv_queue_work(r->app->loop, &r->work, work_cb, after_work_cb) != 0) {
 		/* no worker: write here rather than lose them */
@@ -384,17 +389,18 @@ void recorder_flush(recorder_t *r)
 	err_t err = { 0 };
 	json_t *batch;
 
-	if (!r || json_array_size(r->queue) == 0) {
-		/* a batch in flight is done once the lock is free */
-		if (r && r->is_busy) {
-			uv_mutex_lock(&r->w.lock);
-			uv_mutex_unlock(&r->w.lock);
-		}
+	if (!r)
+		return;
+	uv_mutex_lock(&r->w.lock);
+	/* the batch in the worker's hands goes first (it may not have started) */
+	while (r->is_busy && !r->w.is_batch_done)
+		uv_cond_wait(&r->w.done, &r->w.lock);
+	if (json_array_size(r->queue) == 0) {
+		uv_mutex_unlock(&r->w.lock);
 		return;
 	}
 	batch = r->queue;
 	r->queue = json_array();
-	uv_mutex_lock(&r->w.lock);
 	if (write_batch(&r->w, batch, &err)) {
 		log_error("recorder", "%zu execution records were not kept: %s",
 			  json_array_size(batch), err.msg);
@@ -793,7 +799,7 @@ recorder_t *recorder_new(app_t *app, err_t *err)
 {
 	recorder_t *r = calloc(1, sizeof *r);
 
-	if (!r || uv_mutex_init(&r->w.lock) != 0) {
+	if (!r || uv_mutex_init(&r->w.lock) != 0 || uv_cond_init(&r->w.done) != 0) {
 		free(r);
 		err_set(err, CG_ESYS, "out of memory");
 		return NULL;
@@ -853,6 +859,7 @@ void recorder_free(recorder_t **self_p)
 	json_decref(r->w.env_cache);
 	json_decref(r->queue);
 	json_decref(r->batch);
+	uv_cond_destroy(&r->w.done);
 	uv_mutex_destroy(&r->w.lock);
 	free(r);
 }

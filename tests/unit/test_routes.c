@@ -112,6 +112,9 @@ static const route_case_t cases[] = {
 	  "/api/cellgate/provenance/{path*}", 1, "d/n.ipynb", NULL },
 	{ HTTP_GET, "/api/cellgate/execution/0123abcd", api_execution_get,
 	  "/api/cellgate/execution/{id}", 1, "0123abcd", NULL },
+	{ HTTP_POST, "/api/cellgate/replays", api_replays, "/api/cellgate/replays", 0, NULL, NULL },
+	{ HTTP_DELETE, "/api/cellgate/replays/0123abcd", api_replays,
+	  "/api/cellgate/replays/{id}", 1, "0123abcd", NULL },
 	/* HEAD is served wherever GET is */
 	{ HTTP_HEAD, "/api/kernels", api_kernels_list, "/api/kernels", 0, NULL, NULL },
 	{ HTTP_HEAD, "/kernelspecs/py/logo-svg.svg", kernelspec_resource,
@@ -159,7 +162,7 @@ static void test_every_route(void **state)
 	for (size_t i = 0; i < n_routes; i++)
 		if (!is_hit[i])
 			fail_msg("route %s has no test case", routes[i].pattern);
-	assert_int_equal(n_routes, 27);
+	assert_int_equal(n_routes, 29);
 }
 
 static void test_get_and_post_differ(void **state)

@@ -1,0 +1,50 @@
+/* The kernel manager from the configuration (see app_kernels.h). */
+#include "app_kernels.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int app_kernels_start(app_t *app, char runtime_dir[APP_RUNTIME_DIR_LEN], err_t *err)
+{
+	config_t *cfg = &app->cfg;
+	char *hidden[] = { cfg->state, cfg->config_file, NULL };
+	kmgr_config_t kc;
+
+	/* ipc socket paths must stay short (sun_path is 108 bytes), so the
+	 * per-kernel directories live under /tmp, which sandboxes never see
+	 * (they get a private /tmp) */
+	snprintf(runtime_dir, APP_RUNTIME_DIR_LEN, "/tmp/cellgate-%u-XXXXXX",
+		 (unsigned)getuid());
+	if (!mkdtemp(runtime_dir))
+		return err_set(err, CG_ESYS, "cannot create a runtime directory: %s",
+			       strerror(errno));
+	/* bubblewrap re-resolves the kernel directory's path when it mounts it
+	 * (--bind-fd), as the kernel's user: it must be able to pass through,
+	 * though not list. Each kernel's directory is 0700 and its own. */
+	if (chmod(runtime_dir, 0711) != 0)
+		return err_set(err, CG_ESYS, "cannot set up the runtime directory: %s",
+			       strerror(errno));
+	/* say so now, rather than as every kernel's cryptic death at start */
+	if (!sbx_path_is_reachable(cfg->root, cfg->kernel_uid, cfg->kernel_gid))
+		return err_set(err, CG_EINVAL,
+			       "kernels run as uid %u, which cannot reach the workspace %s: "
+			       "make its directories searchable, or choose --kernel-user",
+			       (unsigned)cfg->kernel_uid, cfg->root);
+	kmgr_config_defaults(&kc);
+	kc.runtime_dir = runtime_dir;
+	kc.workspace = cfg->root;
+	kc.hidden = hidden;
+	kc.uid = cfg->kernel_uid;
+	kc.gid = cfg->kernel_gid;
+	kc.kernelspec_dir = cfg->kernelspec_dir;
+	kc.shutdown_wait_s = cfg->shutdown_wait_s;
+	kc.start_timeout_s = cfg->kernel_start_timeout_s;
+	kc.heartbeat_s = cfg->heartbeat_s;
+	kc.limits = cfg->kernel_limits;
+	app->kernels = kmgr_new(app->loop, &kc, err);
+	return app->kernels ? 0 : (err->code ? err->code : CG_ESYS);
+}
+
