@@ -74,13 +74,18 @@ store_t *store_open(const char *path, err_t *err)
 		err_set(err, CG_ESYS, "store: out of memory");
 		return NULL;
 	}
-	/* The store holds every notebook; only the server's user may read it. */
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
+	/* The store holds every notebook; only the server's user may read it.
+	 * An existing file is left to sqlite: closing a descriptor of our own
+	 * on it would drop the POSIX locks of every other connection this
+	 * process has to it (the recorder's, the server's), and writers would
+	 * then corrupt the database. */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		close(fd);
+	} else if (errno != EEXIST) {
 		err_set(err, CG_ESYS, "store: cannot open the store file: %s", strerror(errno));
 		goto fail;
 	}
-	close(fd);
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		err_set(err, CG_ESYS, "store: cannot open: %s", s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		goto fail;
