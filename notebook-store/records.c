@@ -688,6 +688,33 @@ static json_t *session_steps(store_t *s, const char *last, const json_t *compare
 	return steps;
 }
 
+static bool ran_cell(const json_t *cell)
+{
+	return json_array_size(json_object_get(cell, "outputs")) > 0 ||
+	       json_is_integer(json_object_get(cell, "execution_count"));
+}
+
+/* The newest execution of the cell (with its count, when it has one) by `before`. */
+static void find_candidate(store_t *s, const json_t *cell, const char *before, const char *path, char out[64])
+{
+	sqlite3_stmt *st = NULL;
+	json_t *ec = json_object_get(cell, "execution_count");
+
+	out[0] = '\0';
+	if (sqlite3_prepare_v2(s->db, "SELECT id FROM executions WHERE cell_id = ?1 "
+			       "AND (?2 IS NULL OR execution_count = ?2) AND ended <= ?3 "
+			       "ORDER BY (path = ?4) DESC, seq DESC LIMIT 1", -1, &st, NULL))
+		return;
+	sqlite3_bind_text(st, 1, str_or(cell, "id", ""), -1, SQLITE_STATIC);
+	if (json_is_integer(ec))
+		sqlite3_bind_int64(st, 2, json_integer_value(ec));
+	sqlite3_bind_text(st, 3, before, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, path, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		snprintf(out, 64, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+}
+
 int records_replay_plan(store_t *s, const char *version, json_t **out, err_t *err)
 {
 	json_t *info = NULL, *nb = NULL, *links = NULL, *cells = json_array(), *cell;
@@ -708,7 +735,7 @@ int records_replay_plan(store_t *s, const char *version, json_t **out, err_t *er
 		goto out;
 	}
 	json_array_foreach(json_object_get(nb, "cells"), i, cell) {
-		char k[24];
+		char k[24], cand[64] = "";
 		const char *eid;
 		json_t *c;
 
@@ -718,6 +745,15 @@ int records_replay_plan(store_t *s, const char *version, json_t **out, err_t *er
 		eid = str_or(links, k, "");
 		c = json_pack("{s:I, s:s, s:O, s:O}", "index", (json_int_t)i, "cell_id", str_or(cell, "id", ""),
 			      "outputs", json_object_get(cell, "outputs"), "source", json_object_get(cell, "source"));
+		if (!*eid && ran_cell(cell)) {
+			/* outputs no execution produced (edited, imported): the last
+			 * execution of the cell is still what a replay can check them against */
+			find_candidate(s, cell, str_or(info, "created", ""), str_or(info, "path", ""), cand);
+			if (*cand) {
+				eid = cand;
+				json_object_set_new(c, "outputs_edited", json_true());
+			}
+		}
 		if (*eid) {
 			json_t *r = record_row(s, eid, NULL), *cur, *lst;
 			const char *sid = str_or(r, "kernel_session", "");
@@ -732,11 +768,8 @@ int records_replay_plan(store_t *s, const char *version, json_t **out, err_t *er
 				json_object_set_new(last, sid, json_string(eid));
 			json_decref(r);
 		} else {
-			bool ran = json_array_size(json_object_get(cell, "outputs")) > 0 ||
-				   json_is_integer(json_object_get(cell, "execution_count"));
-
 			json_object_set_new(c, "execution", json_null());
-			json_object_set_new(c, "state", json_string(ran ? "unrecorded" : "unexecuted"));
+			json_object_set_new(c, "state", json_string(ran_cell(cell) ? "unrecorded" : "unexecuted"));
 		}
 		json_array_append_new(cells, c);
 	}

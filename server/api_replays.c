@@ -100,16 +100,19 @@ static void replays_create(http_req_t *req, app_t *app)
 	replay_opts_defaults(&opts);
 	if (!body)
 		return;
-	if (!body_version(req, app, body, version))
-		goto out;
 	tv = json_object_get(body, "timeout");
 	if (tv && (!json_is_number(tv) || json_number_value(tv) <= 0 || json_number_value(tv) > 86400)) {
 		http_respond_error(req, 400, "\"timeout\" is seconds per execution, more than 0 and at most 86400");
 		goto out;
 	}
 	timeout = tv ? json_number_value(tv) : 0;
-	if (replay_opts_from_json(&opts, json_object_get(body, "compare"), &err) ||
-	    replay_start(app->replays, version, &opts, timeout, NULL, NULL, id, &err)) {
+	if (replay_opts_from_json(&opts, json_object_get(body, "compare"), &err)) {
+		http_respond_err(req, &err);
+		goto out;
+	}
+	if (!body_version(req, app, body, version))
+		goto out;
+	if (replay_start(app->replays, version, &opts, timeout, NULL, NULL, id, &err)) {
 		http_respond_err(req, &err);
 		goto out;
 	}

@@ -123,6 +123,8 @@ static json_t *build_report(replay_t *j)
 				       "recorded", json_object_get(c, "outputs"), "replayed",
 				       "execution", json_object_get(c, "execution"));
 
+		if (json_is_true(json_object_get(c, "outputs_edited")))
+			json_object_set_new(rc, "outputs_edited", json_true());
 		if (state && strcmp(state, "unrecorded") == 0)
 			set_verdict(rc, "unrecorded", "no recorded execution produced these outputs");
 		else if (state && strcmp(state, "unexecuted") == 0)
@@ -253,7 +255,8 @@ static void step_done(replay_t *j)
 		else if (same)
 			set_verdict(c, "reproduced", NULL);
 		else
-			set_verdict(c, "differs", NULL);
+			set_verdict(c, "differs", json_is_true(json_object_get(c, "outputs_edited")) ?
+				    "the version's outputs are not those the recorded execution produced" : NULL);
 	}
 	j->n_done++;
 	j->step++;
