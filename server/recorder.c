@@ -29,6 +29,11 @@
 
 extern char **environ;
 
+/* Finished records wait this long, or until there are this many, before a
+ * batch goes to the worker: one transaction (and one fsync) for many. */
+#define BATCH_DELAY_MS 200
+#define BATCH_MAX 256
+
 /* What one record may keep of a kernel's output; past it, outputs are cut. */
 #define MAX_RECORD_OUTPUT ((size_t)64 << 20)
 #define MAX_CODE ((size_t)64 << 20)
@@ -71,8 +76,11 @@ struct recorder {
 	int batch_rc;
 	uv_work_t work;
 	bool is_busy;
+	uv_timer_t *delay;        /* its own allocation: it outlives the recorder while closing */
 	writer_t w;
 	size_t recorded, failed;
+	uint64_t observe_ns;      /* time spent in the relay's path, for the bench */
+	uint64_t observed;        /* messages seen there */
 };
 
 /* --- environments (worker thread) ------------------------------------------ */
@@ -365,8 +373,29 @@ static void after_work_cb(uv_work_t *req, int status)
 	kick(r);
 }
 
+static void on_delay(uv_timer_t *t)
+{
+	recorder_t *r = t->data;
+
+	if (r)
+		kick(r);
+}
+
+/* A batch goes when it is large, or when the delay has passed. */
+static void schedule(recorder_t *r)
+{
+	if (json_array_size(r->queue) >= BATCH_MAX || !r->delay) {
+		kick(r);
+		return;
+	}
+	if (!uv_is_active((uv_handle_t *)r->delay))
+		uv_timer_start(r->delay, on_delay, BATCH_DELAY_MS, 0);
+}
+
 static void kick(recorder_t *r)
 {
+	if (r->delay)
+		uv_timer_stop(r->delay);
 	if (r->is_busy || json_array_size(r->queue) == 0)
 		return;
 	r->batch = r->queue;
@@ -621,7 +650,7 @@ static void finish(recorder_t *r, ktrack_t *t, pending_t *p, const char *status,
 	json_object_set(p->rec, "session", t->info);
 	json_array_append(r->queue, p->rec);
 	pending_free(p);
-	kick(r);
+	schedule(r);
 }
 
 static const char *notebook_path(recorder_t *r, const kernel_t *k)
@@ -791,7 +820,29 @@ static void on_event(void *ctx, kernel_t *k, kevent_t ev, const char *reason)
 	}
 }
 
-static const kobserver_t observer = { on_request, on_kernel_msg, on_event };
+/* The relay-path callbacks, timed: what recording costs the relay. */
+static void timed_request(void *ctx, kernel_t *k, const kclient_t *c, kchannel_t ch,
+			  const wire_msg_t *msg)
+{
+	recorder_t *r = ctx;
+	uint64_t t0 = util_mono_ns();
+
+	on_request(ctx, k, c, ch, msg);
+	r->observe_ns += util_mono_ns() - t0;
+	r->observed++;
+}
+
+static void timed_kernel_msg(void *ctx, kernel_t *k, kchannel_t ch, const wire_msg_t *msg)
+{
+	recorder_t *r = ctx;
+	uint64_t t0 = util_mono_ns();
+
+	on_kernel_msg(ctx, k, ch, msg);
+	r->observe_ns += util_mono_ns() - t0;
+	r->observed++;
+}
+
+static const kobserver_t observer = { timed_request, timed_kernel_msg, on_event };
 
 /* --- life -------------------------------------------------------------------- */
 
@@ -806,6 +857,11 @@ recorder_t *recorder_new(app_t *app, err_t *err)
 	}
 	r->app = app;
 	r->queue = json_array();
+	r->delay = malloc(sizeof *r->delay);
+	if (r->delay) {
+		uv_timer_init(app->loop, r->delay);
+		r->delay->data = r;
+	}
 	r->w.env_cache = json_object();
 	if (snprintf(r->w.path, sizeof r->w.path, "%s/store.sqlite", app->cfg.state) >=
 	    (int)sizeof r->w.path) {
@@ -824,9 +880,10 @@ json_t *recorder_stats(const recorder_t *r)
 	for (const ktrack_t *t = r->kernels; t; t = t->next)
 		for (const pending_t *p = t->pending; p; p = p->next)
 			pending++;
-	return json_pack("{s:I, s:I, s:I, s:I}", "recorded", (json_int_t)r->recorded, "in_flight",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "recorded", (json_int_t)r->recorded, "in_flight",
 			 (json_int_t)pending, "queued", (json_int_t)json_array_size(r->queue), "failed",
-			 (json_int_t)r->failed);
+			 (json_int_t)r->failed, "relay_messages", (json_int_t)r->observed,
+			 "relay_ns", (json_int_t)r->observe_ns);
 }
 
 void recorder_free(recorder_t **self_p)
@@ -838,6 +895,11 @@ void recorder_free(recorder_t **self_p)
 	*self_p = NULL;
 	if (r->app->kernels)
 		kmgr_set_observer(r->app->kernels, NULL, NULL);
+	if (r->delay) {
+		r->delay->data = NULL;
+		uv_close((uv_handle_t *)r->delay, (uv_close_cb)free);
+		r->delay = NULL;
+	}
 	/* the worker's completion runs on the loop; wait for it there */
 	for (int i = 0; r->is_busy && i < 1000; i++)
 		uv_run(r->app->loop, UV_RUN_ONCE);
