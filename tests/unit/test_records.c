@@ -143,7 +143,7 @@ static void test_write_and_read(void **state)
 	fixture_t *f = *state;
 	const char *a = record(f, "s1", NULL, "a", "print('hi')", json_pack("[o]", stream("hi\n")), 1, "ok");
 	char id_a[40], hash[STORE_HASH_LEN];
-	json_t *r = NULL;
+	json_t *r = NULL, *want;
 	err_t err = { 0 };
 	sqlite3_stmt *st;
 
@@ -153,7 +153,9 @@ static void test_write_and_read(void **state)
 	assert_string_equal(json_string_value(json_object_get(r, "code")), "print('hi')");
 	assert_int_equal(records_code_hash("print('hi')", hash), 0);
 	assert_string_equal(json_string_value(json_object_get(r, "code_hash")), hash);
-	assert_true(json_equal(json_object_get(r, "outputs"), json_pack("[o]", stream("hi\n"))));
+	want = json_pack("[o]", stream("hi\n"));
+	assert_true(json_equal(json_object_get(r, "outputs"), want));
+	json_decref(want);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(r, "session"),
 		"environment"), "source")), "dpkg");
 	json_decref(r);
@@ -259,6 +261,7 @@ static void test_replay_plan_follows_the_chain(void **state)
 	assert_true(json_equal(json_object_get(got, "report"), rep));
 	assert_string_equal(json_string_value(json_object_get(got, "version")), v);
 	assert_int_not_equal(sqlite3_exec(f->s->db, "UPDATE replays SET verdict = 'x'", NULL, NULL, NULL), SQLITE_OK);
+	json_decref(got);
 	assert_int_equal(records_replay_get(f->s, "r2", &got, &err), CG_ENOTFOUND);
 	json_decref(rep);
 	json_decref(nb);
