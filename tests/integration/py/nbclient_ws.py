@@ -33,13 +33,16 @@ def to_outputs(outputs, msg):
 
 
 class Notebook:
-    def __init__(self, server, path, cells, kernel="python3"):
-        """cells: list of (cell_id, source)."""
+    def __init__(self, server, path, cells=None, kernel="python3", nb=None):
+        """cells: list of (cell_id, source); or nb: a whole notebook (its kernelspec is used)."""
+        if nb is not None:
+            kernel = nb["metadata"]["kernelspec"]["name"]
         self.server, self.path, self.kernel_name = server, path, kernel
-        self.nb = {"nbformat": 4, "nbformat_minor": 5,
-                   "metadata": {"kernelspec": {"name": kernel, "display_name": kernel, "language": "python"}},
-                   "cells": [{"id": cid, "cell_type": "code", "source": src, "metadata": {},
-                              "execution_count": None, "outputs": []} for cid, src in cells]}
+        self.nb = nb if nb is not None else {
+            "nbformat": 4, "nbformat_minor": 5,
+            "metadata": {"kernelspec": {"name": kernel, "display_name": kernel, "language": "python"}},
+            "cells": [{"id": cid, "cell_type": "code", "source": src, "metadata": {},
+                       "execution_count": None, "outputs": []} for cid, src in cells]}
         r = server.request("POST", "/api/sessions",
                            json={"path": path, "name": path, "type": "notebook", "kernel": {"name": kernel}})
         assert r.status_code == 201, r.text
