@@ -876,3 +876,26 @@ out:
 	sqlite3_finalize(st);
 	return rc;
 }
+
+int records_replay_list(store_t *s, const char *version, json_t **out, err_t *err)
+{
+	sqlite3_stmt *st = NULL;
+	json_t *list;
+	int rc;
+
+	*out = NULL;
+	if ((rc = store_check_version_id(version, err)))
+		return rc;
+	if (sqlite3_prepare_v2(s->db, "SELECT id, verdict, created FROM replays WHERE version = ?1 ORDER BY seq",
+			       -1, &st, NULL))
+		return store_db_error(s, err, "reading replays");
+	sqlite3_bind_text(st, 1, version, -1, SQLITE_STATIC);
+	list = json_array();
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "id", sqlite3_column_text(st, 0),
+						      "verdict", sqlite3_column_text(st, 1), "created",
+						      sqlite3_column_text(st, 2)));
+	sqlite3_finalize(st);
+	*out = list;
+	return 0;
+}

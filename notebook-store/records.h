@@ -71,6 +71,8 @@ int records_replay_plan(store_t *s, const char *version_id, json_t **out, err_t 
 /* Stores a finished replay report, linked to its version; immutable. */
 int records_replay_save(store_t *s, const char *replay_id, const char *version_id,
 			const json_t *report, const char *verdict, err_t *err);
+/* The reports of a version, oldest first: [{"id", "verdict", "created"}]. */
+int records_replay_list(store_t *s, const char *version_id, json_t **out, err_t *err);
 /* {"id", "version", "verdict", "created", "report"}; CG_ENOTFOUND. */
 int records_replay_get(store_t *s, const char *replay_id, json_t **out, err_t *err);
 

@@ -476,8 +476,8 @@ static void html_cell(buf_t *b, const json_t *c)
 	buf_printf(b, "<tr class=\"%s\"><td class=\"meta\"><b>", verdict);
 	esc(b, str(c, "cell_id"));
 	buf_printf(b, "</b><br><span class=\"v\">%s</span>", verdict);
-	if (json_is_true(json_object_get(c, "stale")))
-		buf_append_str(b, "<br>stale");
+	if (json_is_true(json_object_get(c, "source_changed")))
+		buf_append_str(b, "<br>the cell's source has changed since");
 	if (*str(c, "reason")) {
 		buf_append_str(b, "<br><small>");
 		esc(b, str(c, "reason"));

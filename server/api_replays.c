@@ -1,6 +1,7 @@
 /*
  * /api/cellgate/replays: replay jobs (replay.h).
  *
+ *   GET    replays         ?version=: the finished reports of a version
  *   POST   replays         {"path", "version"? | "branch"?, "compare"?: {masks,
  *                          tolerances}, "timeout"?: seconds per execution}
  *                          -> 202 the job's status; it runs on the server
@@ -182,8 +183,23 @@ void api_replays(http_req_t *req)
 
 	if (!app_store_ready(req))
 		return;
-	if (!id) {
+	if (!id && http_method(req) == HTTP_POST) {
 		replays_create(req, app);
+		return;
+	}
+	if (!id) {
+		const char *v = http_query(req, "version");
+		json_t *list = NULL;
+
+		if (!v || store_check_version_id(v, NULL) != 0) {
+			http_respond_error(req, 400, "?version= must be a version id (32 lowercase hex digits)");
+			return;
+		}
+		if (records_replay_list(app->store, v, &list, &err)) {
+			http_respond_err(req, &err);
+			return;
+		}
+		http_respond_json(req, 200, json_pack("{s:s, s:o}", "version", v, "replays", list));
 		return;
 	}
 	if (!is_hex_id(id)) {

@@ -243,6 +243,9 @@ static void step_done(replay_t *j)
 
 		if (!c)
 			continue;
+		/* the code replayed is what ran, which the cell may no longer hold */
+		if (!json_equal(json_object_get(c, "code"), json_object_get(st, "code")))
+			json_object_set_new(c, "source_changed", json_true());
 		json_object_set(c, "code", json_object_get(st, "code"));
 		json_object_set(c, "replayed", j->outputs);
 		json_object_set_new(c, "replayed_status", json_string(j->reply_status));

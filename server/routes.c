@@ -36,7 +36,7 @@ const route_t routes[] = {
 	{ GET, "/api/cellgate/diff", api_versions_diff, false },
 	{ GET, "/api/cellgate/provenance/{path*}", api_provenance_get, false },
 	{ GET, "/api/cellgate/execution/{id}", api_execution_get, false },
-	{ HTTP_POST, "/api/cellgate/replays", api_replays, false },
+	{ GET | HTTP_POST, "/api/cellgate/replays", api_replays, false },
 	{ GET | HTTP_DELETE, "/api/cellgate/replays/{id}", api_replays, false },
 };
 

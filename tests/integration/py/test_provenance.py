@@ -7,9 +7,9 @@ cell: who ran it, when, in which kernel and sandbox, after which executions,
 with which package versions, and whether it is stale or unrecorded.
 `cellgate log --cells` shows the same.
 """
-import copy
 import os
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -189,6 +189,54 @@ def test_error_status_and_interrupt(server, notebook):
     assert reply["status"] == "error"
     e = by_id(prov(server, nb.path, nb.save()))["e"]["execution"]
     assert e["status"] == "error" and e["error"]["ename"] == "ZeroDivisionError"
+
+
+def send_execute(nb, cid):
+    import json as _json
+    msg = {"header": {"msg_id": uuid.uuid4().hex, "msg_type": "execute_request", "username": "itest",
+                      "session": nb.ws.session, "date": "", "version": "5.3"},
+           "parent_header": {}, "metadata": {"cellId": cid},
+           "content": {"code": nb.cell(cid)["source"], "silent": False, "store_history": True,
+                       "user_expressions": {}, "allow_stdin": False, "stop_on_error": False},
+           "channel": "shell", "buffers": []}
+    nb.ws.send_raw(_json.dumps(msg))
+    return msg["header"]["msg_id"]
+
+
+def test_interrupted_status(server, notebook):
+    from nbclient_ws import to_outputs
+    nb = notebook([("s", "import time\ntime.sleep(60)")])
+    mid = send_execute(nb, "s")
+    _, seen = nb.ws.recv_until(lambda m: m["header"]["msg_type"] == "execute_input"
+                               and m["parent_header"].get("msg_id") == mid, 30)
+    time.sleep(0.5)
+    assert server.request("POST", f"/api/kernels/{nb.kid}/interrupt").status_code == 204
+    _, more = nb.ws.recv_until(lambda m: m["header"]["msg_type"] == "status"
+                               and m["parent_header"].get("msg_id") == mid
+                               and m["content"]["execution_state"] == "idle", 30)
+    cell = nb.cell("s")
+    for m in seen + more:
+        if m.get("parent_header", {}).get("msg_id") != mid or m.get("channel") == "shell":
+            continue
+        if m["header"]["msg_type"] == "execute_input":
+            cell["execution_count"] = m["content"]["execution_count"]
+        else:
+            to_outputs(cell["outputs"], m)
+    assert cell["outputs"] and cell["outputs"][-1]["ename"] == "KeyboardInterrupt"
+    e = by_id(prov(server, nb.path, nb.save()))["s"]
+    assert e["state"] == "recorded", e
+    assert e["execution"]["status"] == "interrupted" and e["execution"]["error"]["ename"] == "KeyboardInterrupt"
+
+
+def test_kernel_death_is_recorded(server, notebook):
+    nb = notebook([("die", "import os\nos._exit(3)")])
+    mid = send_execute(nb, "die")
+    nb.ws.recv_until(lambda m: m["header"]["msg_type"] == "status"
+                     and m["content"].get("execution_state") == "dead", 60)
+    cells = by_id(prov(server, nb.path, nb.save()))
+    e = cells["die"]["execution"]
+    assert e["status"] == "kernel_died" and "exited with status 3" in e["reason"], e
+    assert e["msg_id"] == mid
 
 
 def test_imported_notebook_is_unrecorded(server):

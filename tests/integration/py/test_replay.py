@@ -132,6 +132,28 @@ def test_edited_output_differs(server, notebook):
     with open(os.path.join(server.tmp, "r.html")) as f:
         page = f.read()
     assert "x is 1000" in page and "differs" in page
+    # every report of the version, the server's and the CLI's, in the store
+    r = server.request("GET", "/api/cellgate/replays", params={"version": v})
+    assert r.status_code == 200, r.text
+    kept = r.json()["replays"]
+    assert len(kept) == 3 and kept[0]["id"] == st["id"]
+    assert {k["verdict"] for k in kept} == {"not_reproduced"}
+    assert_json_error(server, server.request("GET", "/api/cellgate/replays", params={"version": "x"}), 400)
+
+
+def test_replay_runs_the_recorded_code(server, notebook):
+    nb = notebook(DETERMINISTIC[:3])
+    for cid in "abc":
+        nb.run(cid)
+    nb.save()
+    # the source is edited but not run again: the outputs are those of the old code
+    nb.cell("a")["source"] = "import math\nx = 0"
+    nb.save()
+    st = replay(server, nb.path)
+    assert verdicts(st) == dict.fromkeys("abc", "reproduced"), st["report"]
+    a = st["report"]["cells"][0]
+    assert a["source_changed"] and a["code"] == "import math\nx = 40"
+    assert "source_changed" not in st["report"]["cells"][1]
 
 
 def test_out_of_order_chain_replays_in_recorded_order(server, notebook):
