@@ -101,29 +101,6 @@ static json_t *get_object(store_t *s, const char *hash, err_t *err)
 	return v;
 }
 
-/* Hashes of a list of outputs as the compact JSON text kept in executions.outputs. */
-static char *output_hashes_text(const json_t *outputs, json_t **hashes_out)
-{
-	json_t *hashes = json_array(), *o;
-	char h[STORE_HASH_LEN], *text;
-	size_t i;
-
-	if (!hashes)
-		return NULL;
-	json_array_foreach(outputs, i, o) {
-		if (records_output_hash(o, h) || json_array_append_new(hashes, json_string(h))) {
-			json_decref(hashes);
-			return NULL;
-		}
-	}
-	text = json_dumps(hashes, JSON_COMPACT);
-	if (hashes_out)
-		*hashes_out = hashes;
-	else
-		json_decref(hashes);
-	return text;
-}
-
 /* --- writing records ------------------------------------------------------- */
 
 static const char *str_or(const json_t *o, const char *key, const char *dflt)
@@ -370,9 +347,42 @@ static int find_producer(sqlite3_stmt *st, const json_t *cell, const char *outs_
 	return 0;
 }
 
+/* A version's tree with its cell objects in place: outputs stay hashes,
+ * which is what linking compares; far cheaper than store_load. */
+static json_t *shallow_notebook(store_t *s, const char *tree, err_t *err)
+{
+	json_t *nb = get_object(s, tree, err), *cells, *h;
+	size_t i;
+
+	if (!nb)
+		return NULL;
+	cells = json_object_get(nb, "cells");
+	json_array_foreach(cells, i, h) {
+		json_t *cell = get_object(s, json_string_value(h), err);
+
+		if (!cell) {
+			json_decref(nb);
+			return NULL;
+		}
+		json_array_set_new(cells, i, cell);
+	}
+	return nb;
+}
+
+static bool has_records(sqlite3_stmt *any, const json_t *cell)
+{
+	bool yes;
+
+	sqlite3_reset(any);
+	sqlite3_bind_text(any, 1, str_or(cell, "id", ""), -1, SQLITE_TRANSIENT);
+	yes = sqlite3_step(any) == SQLITE_ROW;
+	sqlite3_reset(any);
+	return yes;
+}
+
 int records_link_version(store_t *s, const char *version, err_t *err)
 {
-	sqlite3_stmt *find = NULL, *ins = NULL;
+	sqlite3_stmt *find = NULL, *ins = NULL, *any = NULL;
 	json_t *info = NULL, *nb = NULL, *cell;
 	const char *path, *created;
 	size_t i;
@@ -380,8 +390,11 @@ int records_link_version(store_t *s, const char *version, err_t *err)
 
 	if ((rc = count_links(s, version, &n, err)) || n > 0)
 		return rc;
-	if ((rc = store_version_info(s, version, &info, err)) || (rc = store_load(s, version, &nb, err)))
+	if ((rc = store_version_info(s, version, &info, err)) ||
+	    !(nb = shallow_notebook(s, json_string_value(json_object_get(info, "tree")), err))) {
+		rc = rc ? rc : (err && err->code ? err->code : CG_ESYS);
 		goto out;
+	}
 	path = str_or(info, "path", "");
 	created = str_or(info, "created", "");
 	if ((rc = store_exec(s, "BEGIN IMMEDIATE", err)))
@@ -389,7 +402,8 @@ int records_link_version(store_t *s, const char *version, err_t *err)
 	/* another connection may have linked it meanwhile */
 	if ((rc = count_links(s, version, &n, err)) || n > 0)
 		goto commit;
-	if (sqlite3_prepare_v2(s->db,
+	if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM executions WHERE cell_id = ?1 LIMIT 1", -1, &any, NULL) ||
+	    sqlite3_prepare_v2(s->db,
 			"SELECT id FROM executions WHERE cell_id = ?1 AND outputs = ?2 "
 			"AND (?3 IS NULL OR execution_count = ?3) AND ended <= ?4 "
 			"ORDER BY (path = ?5) DESC, seq DESC LIMIT 1", -1, &find, NULL) ||
@@ -400,17 +414,20 @@ int records_link_version(store_t *s, const char *version, err_t *err)
 		goto rollback;
 	}
 	json_array_foreach(json_object_get(nb, "cells"), i, cell) {
-		char producer[64], *outs_text;
+		char producer[64] = "", *outs_text;
 
 		if (!is_code_cell(cell))
 			continue;
-		outs_text = output_hashes_text(json_object_get(cell, "outputs"), NULL);
-		if (!outs_text) {
-			rc = err_set(err, CG_ESYS, "out of memory");
-			goto rollback;
+		/* the cell object lists its outputs' hashes, as records do */
+		if (has_records(any, cell)) {
+			outs_text = json_dumps(json_object_get(cell, "outputs"), JSON_COMPACT);
+			if (!outs_text) {
+				rc = err_set(err, CG_ESYS, "out of memory");
+				goto rollback;
+			}
+			find_producer(find, cell, outs_text, created, path, producer);
+			free(outs_text);
 		}
-		find_producer(find, cell, outs_text, created, path, producer);
-		free(outs_text);
 		sqlite3_reset(ins);
 		sqlite3_clear_bindings(ins);
 		sqlite3_bind_text(ins, 1, version, -1, SQLITE_STATIC);
@@ -429,6 +446,7 @@ commit:
 rollback:
 	store_exec(s, "ROLLBACK", NULL);
 out:
+	sqlite3_finalize(any);
 	sqlite3_finalize(find);
 	sqlite3_finalize(ins);
 	json_decref(info);

@@ -22,11 +22,9 @@
 
 void provenance_on_save(app_t *app, const char *version_id)
 {
-	err_t err = { 0 };
-
-	recorder_flush(app->recorder);
-	if (records_link_version(app->store, version_id, &err))
-		log_warn("provenance", "version %s: outputs not linked yet: %s", version_id, err.msg);
+	/* without a recorder nothing new can link: a later read links lazily */
+	if (app->recorder)
+		recorder_link_later(app->recorder, version_id);
 }
 
 /* The version a request names: ?version=, else the head of the branch the

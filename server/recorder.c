@@ -74,6 +74,8 @@ struct recorder {
 	json_t *queue;            /* finished records not yet handed to the worker */
 	json_t *batch;            /* in the worker's hands */
 	int batch_rc;
+	json_t *links;            /* versions to link, after the records before them */
+	json_t *batch_links;
 	uv_work_t work;
 	bool is_busy;
 	uv_timer_t *delay;        /* its own allocation: it outlives the recorder while closing */
@@ -336,6 +338,23 @@ static int write_batch(writer_t *w, json_t *batch, err_t *err)
 	return records_write(w->store, batch, err);
 }
 
+/* Links saved versions to their executions (worker thread; a failure is
+ * made good when the version's provenance is first read). */
+static void link_versions(writer_t *w, const json_t *versions)
+{
+	const json_t *v;
+	size_t i;
+
+	json_array_foreach(versions, i, v) {
+		err_t err = { 0 };
+
+		if (!w->store)
+			break;
+		if (records_link_version(w->store, json_string_value(v), &err))
+			log_warn("recorder", "version %s not linked yet: %s", json_string_value(v), err.msg);
+	}
+}
+
 static void work_cb(uv_work_t *req)
 {
 	recorder_t *r = req->data;
@@ -346,6 +365,7 @@ static void work_cb(uv_work_t *req)
 	if (r->batch_rc)
 		log_error("recorder", "%zu execution records were not kept: %s",
 			  json_array_size(r->batch), err.msg);
+	link_versions(&r->w, r->batch_links);
 	r->w.is_batch_done = true;
 	uv_cond_signal(&r->w.done);
 	uv_mutex_unlock(&r->w.lock);
@@ -368,7 +388,8 @@ static void after_work_cb(uv_work_t *req, int status)
 	(void)status;
 	count_batch(r);
 	json_decref(r->batch);
-	r->batch = NULL;
+	json_decref(r->batch_links);
+	r->batch = r->batch_links = NULL;
 	r->is_busy = false;
 	kick(r);
 }
@@ -396,10 +417,12 @@ static void kick(recorder_t *r)
 {
 	if (r->delay)
 		uv_timer_stop(r->delay);
-	if (r->is_busy || json_array_size(r->queue) == 0)
+	if (r->is_busy || (json_array_size(r->queue) == 0 && json_array_size(r->links) == 0))
 		return;
 	r->batch = r->queue;
 	r->queue = json_array();
+	r->batch_links = r->links;
+	r->links = json_array();
 	r->is_busy = true;
 	r->w.is_batch_done = false;
 	r->work.data = r;
@@ -409,8 +432,15 @@ static void kick(recorder_t *r)
 		work_cb(&r->work);
 		count_batch(r);
 		json_decref(r->batch);
-		r->batch = NULL;
+		json_decref(r->batch_links);
+		r->batch = r->batch_links = NULL;
 	}
+}
+
+void recorder_link_later(recorder_t *r, const char *version_id)
+{
+	json_array_append_new(r->links, json_string(version_id));
+	kick(r);
 }
 
 void recorder_flush(recorder_t *r)
@@ -857,6 +887,7 @@ recorder_t *recorder_new(app_t *app, err_t *err)
 	}
 	r->app = app;
 	r->queue = json_array();
+	r->links = json_array();
 	r->delay = malloc(sizeof *r->delay);
 	if (r->delay) {
 		uv_timer_init(app->loop, r->delay);
@@ -920,7 +951,9 @@ void recorder_free(recorder_t **self_p)
 	store_close(&r->w.store);
 	json_decref(r->w.env_cache);
 	json_decref(r->queue);
+	json_decref(r->links);
 	json_decref(r->batch);
+	json_decref(r->batch_links);
 	uv_cond_destroy(&r->w.done);
 	uv_mutex_destroy(&r->w.lock);
 	free(r);

@@ -28,6 +28,11 @@ recorder_t *recorder_new(app_t *app, err_t *err);
 /* Writes what is finished, waiting for a batch in flight, on the calling
  * (loop) thread: after it, every finished execution is in the store. */
 void recorder_flush(recorder_t *r);
+/* Links a saved version's outputs to their executions on the worker, after
+ * the records finished before it (records_link_version), so a save does not
+ * wait for it; reading the version's provenance links it at once if the
+ * worker has not yet. */
+void recorder_link_later(recorder_t *r, const char *version_id);
 /* Finishes the last batch and frees the recorder (the loop must still run
  * for the worker's completion; this waits for it). */
 void recorder_free(recorder_t **self_p);
