@@ -200,7 +200,7 @@ static void add_file(json_t *files, json_t *owners, const char *path)
 		return;
 	}
 	dpkg_owner(real, pkg, sizeof pkg);
-	json_array_append_new(files, json_pack("{s:s, s:s, s:s?}", "path", real, "sha256", sha,
+	json_array_append_new(files, json_pack("{s:s, s:s, s:s*}", "path", real, "sha256", sha,
 					       "package", pkg[0] ? pkg : NULL));
 	if (pkg[0])
 		json_object_set_new(owners, pkg, json_true());

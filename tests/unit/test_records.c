@@ -337,6 +337,41 @@ static void test_iopub_to_outputs(void **state)
 	json_decref(outs);
 }
 
+/* dpkg's word on what ipykernel runs: the interpreter's package, ipykernel's, and what it needs. */
+static void test_environment(void **state)
+{
+	char *argv[] = { "/usr/bin/python3", "-m", "ipykernel_launcher", "-f", "/run/cellgate/connection.json", NULL };
+	json_t *env, *pkgs, *files, *f;
+	bool has_interp = false;
+	size_t i;
+
+	(void)state;
+	env = recorder_environment(argv);
+	assert_non_null(env);
+	assert_string_equal(json_string_value(json_object_get(env, "source")), "dpkg");
+	pkgs = json_object_get(env, "packages");
+	assert_non_null(json_object_get(pkgs, "python3-ipykernel"));
+	assert_non_null(json_object_get(pkgs, "python3-jupyter-client"));  /* a dependency */
+	files = json_object_get(env, "files");
+	assert_int_equal(json_array_size(files), 2);  /* the interpreter and the module, not the connection file */
+	json_array_foreach(files, i, f) {
+		assert_int_equal(strlen(json_string_value(json_object_get(f, "sha256"))), 64);
+		if (strncmp(json_string_value(json_object_get(f, "package")) ?: "", "python3.", 8) == 0)
+			has_interp = true;
+	}
+	assert_true(has_interp);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(files, 1), "package")),
+			    "python3-ipykernel");
+	json_decref(env);
+	/* a binary dpkg does not know: its hash, no package */
+	char *own[] = { "/proc/self/exe", NULL };
+	env = recorder_environment(own);
+	f = json_array_get(json_object_get(env, "files"), 0);
+	assert_non_null(f);
+	assert_null(json_object_get(f, "package"));
+	json_decref(env);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -345,6 +380,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_replay_plan_follows_the_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_connections_keep_locks, setup, teardown),
 		cmocka_unit_test(test_iopub_to_outputs),
+		cmocka_unit_test(test_environment),
 	};
 	return cmocka_run_group_tests_name("records", tests, NULL, NULL);
 }

@@ -239,6 +239,38 @@ def test_kernel_death_is_recorded(server, notebook):
     assert e["msg_id"] == mid
 
 
+def test_hostile_request_metadata(server, notebook):
+    """cellId of the wrong type or size, code that is not a string, a huge
+    metadata object: recorded without a cell, and the server keeps serving."""
+    import json as _json
+    nb = notebook([("ok", "print('fine')")])
+    bad = [{"cellId": 12}, {"cellId": "x" * 5000}, {"cellId": None}, {"cellId": {"a": [1]}},
+           {"cellId": "ok", "junk": ["y" * 1000] * 1000}]
+    for meta in bad:
+        msg = {"header": {"msg_id": uuid.uuid4().hex, "msg_type": "execute_request", "username": "x",
+                          "session": nb.ws.session, "date": "", "version": "5.3"},
+               "parent_header": {}, "metadata": meta,
+               "content": {"code": "1", "silent": False, "store_history": False, "user_expressions": {},
+                           "allow_stdin": False, "stop_on_error": False},
+               "channel": "shell", "buffers": []}
+        nb.ws.send_raw(_json.dumps(msg))
+        nb.ws.recv_until(lambda m: m["header"]["msg_type"] == "execute_reply"
+                         and m["parent_header"].get("msg_id") == msg["header"]["msg_id"], 30)
+    # code that is not a string: the kernel refuses it, the record has no code
+    msg = {"header": {"msg_id": uuid.uuid4().hex, "msg_type": "execute_request", "username": "x",
+                      "session": nb.ws.session, "date": "", "version": "5.3"},
+           "parent_header": {}, "metadata": {"cellId": "weird"},
+           "content": {"code": ["not", "a", "string"], "silent": False},
+           "channel": "shell", "buffers": []}
+    nb.ws.send_raw(_json.dumps(msg))
+    nb.run("ok")
+    assert server.alive()
+    cells = by_id(prov(server, nb.path, nb.save()))
+    assert cells["ok"]["state"] == "recorded"
+    st = server.request("GET", "/api/status").json()["recorder"]
+    assert st["failed"] == 0
+
+
 def test_imported_notebook_is_unrecorded(server):
     path = new_path()
     nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {},
