@@ -106,6 +106,9 @@ size_t kmgr_connections(const kmgr_t *mgr);
 
 const char *kernel_id(const kernel_t *k);
 const char *kernel_spec_name(const kernel_t *k);
+/* The notebook path it was started for ("" when none): what policy names
+ * when it decides who may use the kernel. */
+const char *kernel_session_name(const kernel_t *k);
 kstate_t kernel_state(const kernel_t *k);
 /* {"id", "name", "last_activity", "execution_state", "connections"[, "reason"]} */
 json_t *kernel_model(const kernel_t *k);

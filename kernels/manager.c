@@ -381,6 +381,11 @@ void kmgr_notify(kernel_t *k, kevent_t ev, const char *reason)
 		k->mgr->obs->event(k->mgr->obs_ctx, k, ev, reason);
 }
 
+const char *kernel_session_name(const kernel_t *k)
+{
+	return k->session_name ? k->session_name : "";
+}
+
 kstate_t kernel_state(const kernel_t *k)
 {
 	return k->state;

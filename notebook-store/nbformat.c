@@ -10,6 +10,10 @@
 #include "nbformat_private.h"
 #include "pyjson.h"
 #include "../common/util.h"
+#include "../common/jparse.h"
+
+#include <openssl/evp.h>
+#include <stdint.h>
 
 #include <stdbool.h>
 #include <string.h>
@@ -106,14 +110,55 @@ static void strip_transient(json_t *nb)
 		json_object_del(json_object_get(cell, "metadata"), "trusted");
 }
 
-/* corpus.words.generate_corpus_id, redrawn until unique among seen. */
-static int new_cell_id(json_t *cell, json_t *seen)
+/* The bytes a notebook was read from; their SHA-256 is taken only when an
+ * id has to be drawn (most files need none). */
+typedef struct id_seed {
+	const char *data;
+	size_t len;
+	bool hashed;
+	unsigned char sha[32];
+} id_seed_t;
+
+static const unsigned char *seed_bytes(id_seed_t *sd)
 {
+	unsigned int n = 0;
+
+	if (!sd)
+		return NULL;
+	if (!sd->hashed) {
+		EVP_Digest(sd->data, sd->len, sd->sha, &n, EVP_sha256(), NULL);
+		sd->hashed = true;
+	}
+	return sd->sha;
+}
+
+/*
+ * corpus.words.generate_corpus_id, redrawn until unique among seen. With a
+ * seed (the SHA-256 of the file being read) the id is drawn from the seed
+ * and the cell's place instead of at random: the same bytes then always
+ * read with the same ids, so a GET of a 4.0-4.4 file shows the ids of the
+ * version it was imported as, not new ones at every read. The ids still
+ * look like nbformat's (8 lowercase hex digits).
+ */
+static int new_cell_id(json_t *cell, json_t *seen, id_seed_t *sd, size_t index)
+{
+	const unsigned char *seed = seed_bytes(sd);
 	char id[2 * (NBFORMAT_CELL_ID_LEN / 2) + 1];
+	unsigned attempt = 0;
 
 	do {
-		if (util_random_hex(id, NBFORMAT_CELL_ID_LEN / 2))
+		if (seed) {
+			unsigned char in[32 + 2 * sizeof(uint64_t)], md[32];
+			uint64_t n[2] = { index, attempt++ };
+			unsigned int mdlen = 0;
+
+			memcpy(in, seed, 32);
+			memcpy(in + 32, n, sizeof n);
+			EVP_Digest(in, sizeof in, md, &mdlen, EVP_sha256(), NULL);
+			util_hex_encode(md, NBFORMAT_CELL_ID_LEN / 2, id);
+		} else if (util_random_hex(id, NBFORMAT_CELL_ID_LEN / 2)) {
 			return CG_ESYS;
+		}
 	} while (json_object_get(seen, id));
 	if (json_object_set_new(cell, "id", json_string(id)) || json_object_set_new(seen, id, json_true()))
 		return CG_ESYS;
@@ -124,7 +169,7 @@ static int new_cell_id(json_t *cell, json_t *seen)
  * convert.upgrade (4.x to 4.5: every cell gets a new id) and
  * validator._normalize (4.5: a missing or repeated id is replaced).
  */
-static int assign_ids(json_t *nb, bool is_upgrade)
+static int assign_ids(json_t *nb, bool is_upgrade, id_seed_t *sd)
 {
 	json_t *seen = json_object(), *cell;
 	size_t i;
@@ -136,7 +181,7 @@ static int assign_ids(json_t *nb, bool is_upgrade)
 		const char *id = json_string_value(json_object_get(cell, "id"));
 
 		if (is_upgrade || !id || json_object_get(seen, id))
-			rc = new_cell_id(cell, seen);
+			rc = new_cell_id(cell, seen, sd, i);
 		else if (json_object_set_new(seen, id, json_true()))
 			rc = CG_ESYS;
 		if (rc)
@@ -146,7 +191,7 @@ static int assign_ids(json_t *nb, bool is_upgrade)
 	return rc;
 }
 
-int nbformat_normalize(json_t *nb, err_t *err)
+static int normalize(json_t *nb, id_seed_t *sd, err_t *err)
 {
 	json_t *minor;
 	bool is_upgrade;
@@ -159,15 +204,21 @@ int nbformat_normalize(json_t *nb, err_t *err)
 	is_upgrade = json_is_integer(minor) && json_integer_value(minor) < 5;
 	if ((rc = nbf_check_notebook(nb, !is_upgrade, err)))
 		return rc;
-	if (rejoin_lines(nb) || assign_ids(nb, is_upgrade))
+	if (rejoin_lines(nb) || assign_ids(nb, is_upgrade, sd))
 		return err_set(err, CG_ESYS, "out of memory normalizing a notebook");
 	if (is_upgrade && json_object_set_new(nb, "nbformat_minor", json_integer(5)))
 		return err_set(err, CG_ESYS, "out of memory normalizing a notebook");
 	return 0;
 }
 
+int nbformat_normalize(json_t *nb, err_t *err)
+{
+	return normalize(nb, NULL, err);
+}
+
 json_t *nbformat_read(const char *data, size_t len, err_t *err)
 {
+	id_seed_t sd = { .data = data, .len = len };
 	json_error_t jerr;
 	json_t *nb;
 
@@ -176,13 +227,13 @@ json_t *nbformat_read(const char *data, size_t len, err_t *err)
 		return NULL;
 	}
 	/* JSON_ALLOW_NUL: Python reads "\u0000" in strings, so must we. */
-	nb = json_loadb(data, len, JSON_ALLOW_NUL, &jerr);
+	nb = jparse(data, len, JSON_ALLOW_NUL, &jerr);
 	if (!nb) {
 		err_set(err, CG_EINVAL, "notebook is not valid JSON (line %d, column %d): %s",
 			jerr.line, jerr.column, jerr.text);
 		return NULL;
 	}
-	if (nbformat_normalize(nb, err)) {
+	if (normalize(nb, &sd, err)) {
 		json_decref(nb);
 		return NULL;
 	}
@@ -200,6 +251,13 @@ static json_t *split_lines_of(const char *s, size_t len)
 	while (i < len) {
 		unsigned char c = (unsigned char)s[i];
 		size_t brk = 0;
+
+		/* the bytes that may start a line break: C0 controls, and the
+		 * lead bytes of U+0085 and U+2028/9 */
+		if (c >= 0x20 && c != 0xc2 && c != 0xe2) {
+			i++;
+			continue;
+		}
 
 		if (c == '\r')
 			brk = (i + 1 < len && s[i + 1] == '\n') ? 2 : 1;

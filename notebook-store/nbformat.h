@@ -24,7 +24,9 @@
 
 /*
  * Parses .ipynb bytes (nbformat 4.0 to 4.5) and normalizes them as
- * nbformat_normalize does. Caller owns the returned tree; NULL with err set
+ * nbformat_normalize does, except that the cell ids an upgrade (or a
+ * repair) draws are derived from the SHA-256 of the bytes and the cell's
+ * index: reading the same bytes twice gives the same ids. Caller owns the returned tree; NULL with err set
  * (CG_EINVAL, CG_ETOOBIG) when the bytes are not a notebook cellgate accepts.
  */
 json_t *nbformat_read(const char *data, size_t len, err_t *err);

@@ -7,6 +7,8 @@
 #include "../common/err.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,6 +139,19 @@ size_t pyjson_format_float(double d, char out[PYJSON_FLOAT_LEN])
 	return o;
 }
 
+#define ONES ((uint64_t)0x0101010101010101ull)
+#define HIGHS ((uint64_t)0x8080808080808080ull)
+
+/* Whether any of the 8 bytes in w is below 0x20, '"' or '\\' (the
+ * classic bit tricks: a byte below n borrows into its high bit). */
+static bool needs_escape8(uint64_t w)
+{
+	uint64_t quote = w ^ (ONES * '"'), bslash = w ^ (ONES * '\\');
+
+	return (((w - ONES * 0x20) & ~w) | ((quote - ONES) & ~quote) | ((bslash - ONES) & ~bslash)) &
+	       HIGHS;
+}
+
 /* json.encoder's py_encode_basestring: only '"', '\\' and C0 controls are escaped. */
 static int dump_string(buf_t *b, const char *s, size_t len)
 {
@@ -146,10 +161,22 @@ static int dump_string(buf_t *b, const char *s, size_t len)
 	if ((rc = buf_append(b, "\"", 1)))
 		return rc;
 	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
+		unsigned char c;
 		const char *esc = NULL;
 		char u[8];
 
+		/* most text needs no escape: skip it eight bytes at a time */
+		while (i + 8 <= len) {
+			uint64_t w;
+
+			memcpy(&w, s + i, 8);
+			if (needs_escape8(w))
+				break;
+			i += 8;
+		}
+		if (i >= len)
+			break;
+		c = (unsigned char)s[i];
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
 		switch (c) {
@@ -175,15 +202,22 @@ static int dump_string(buf_t *b, const char *s, size_t len)
 
 static int newline(buf_t *b, int indent, int level)
 {
+	static const char spaces[64] = "                                                                ";
+	size_t n;
 	int rc;
 
 	if (indent < 0)
 		return 0;
 	if ((rc = buf_append(b, "\n", 1)))
 		return rc;
-	for (int i = 0; i < indent * level; i++)
-		if ((rc = buf_append(b, " ", 1)))
+	/* in runs: one append per line, not one per space */
+	for (n = (size_t)indent * (size_t)level; n; ) {
+		size_t k = n < sizeof spaces ? n : sizeof spaces;
+
+		if ((rc = buf_append(b, spaces, k)))
 			return rc;
+		n -= k;
+	}
 	return 0;
 }
 

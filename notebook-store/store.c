@@ -75,17 +75,17 @@ store_t *store_open(const char *path, err_t *err)
 		return NULL;
 	}
 	/* The store holds every notebook; only the server's user may read it.
-	 * An existing file is left to sqlite: closing a descriptor of our own
-	 * on it would drop the POSIX locks of every other connection this
-	 * process has to it (the recorder's, the server's), and writers would
-	 * then corrupt the database. */
+	 * Created here only when absent: closing a descriptor of a file this
+	 * process already has open in sqlite (the audit log shares the file)
+	 * drops that connection's POSIX locks, and another process would then
+	 * delete the WAL under it. */
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		close(fd);
-	} else if (errno != EEXIST) {
+	if (fd < 0 && errno != EEXIST) {
 		err_set(err, CG_ESYS, "store: cannot open the store file: %s", strerror(errno));
 		goto fail;
 	}
+	if (fd >= 0)
+		close(fd);
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		err_set(err, CG_ESYS, "store: cannot open: %s", s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		goto fail;
@@ -282,7 +282,8 @@ int store_branch_list(store_t *s, const char *path, json_t **out, err_t *err)
 	*out = NULL;
 	if ((rc = store_check_path(path, err)))
 		return rc;
-	if (sqlite3_prepare_v2(s->db, "SELECT name, version, updated FROM branches WHERE path = ?1 ORDER BY name",
+	if (sqlite3_prepare_v2(s->db, "SELECT name, version, updated FROM branches WHERE path = ?1"
+			       " AND substr(name, 1, 1) <> '.' ORDER BY name",
 			       -1, &st, NULL))
 		return store_db_error(s, err, "listing branches");
 	sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
@@ -327,7 +328,13 @@ int store_checkout_record(store_t *s, const char *path, const char *branch, cons
 	sqlite3_bind_text(st, 3, version_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, file_sha256, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, now, -1, SQLITE_STATIC);
+	/* The record is bookkeeping that store_sync_file can rebuild (a file
+	 * that is the head's bytes is recorded again, one behind its record
+	 * rewritten), so it need not survive a power loss: no fsync of the
+	 * WAL for it, which would be the save's fourth. */
+	store_exec(s, "PRAGMA synchronous=NORMAL", NULL);
 	rc = sqlite3_step(st);
+	store_exec(s, "PRAGMA synchronous=FULL", NULL);
 	if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
 		rc = err_set(err, CG_ENOTFOUND, "no version %s", version_id);
 	else

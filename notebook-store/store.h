@@ -119,6 +119,37 @@ int store_check_version_id(const char *id, err_t *err);
  * '.' or '-', no "..". */
 int store_check_branch(const char *branch, err_t *err);
 
+/*
+ * A file's history follows it. store_path_move (after a rename of the file
+ * or of a directory above it) moves the branches and the checkout record of
+ * `from` and everything beneath it to `to`; versions keep the path they
+ * were saved under. Whatever was still recorded at `to` steps aside first,
+ * as store_path_forget does it.
+ *
+ * store_path_forget (after a delete) renames path's branches (and those
+ * beneath it) to "deleted/<UTC time>-<random>/<name>", so a notebook later
+ * made at the same path starts a history of its own while the old one is
+ * still listed and readable; it drops the checkout record and the
+ * checkpoint. Versions are never deleted.
+ */
+int store_path_move(store_t *s, const char *from, const char *to, err_t *err);
+int store_path_forget(store_t *s, const char *path, err_t *err);
+
+/*
+ * The Jupyter checkpoint of a notebook is a pointer to one of its versions
+ * (a branch row named STORE_CHECKPOINT_BRANCH, which store_check_branch
+ * refuses, so no user branch can collide with it and store_branch_list
+ * leaves it out). get: {"version", "updated"} or CG_ENOTFOUND.
+ */
+#define STORE_CHECKPOINT_BRANCH ".checkpoint"
+int store_checkpoint_set(store_t *s, const char *path, const char *version_id, err_t *err);
+int store_checkpoint_get(store_t *s, const char *path, json_t **out, err_t *err);
+int store_checkpoint_clear(store_t *s, const char *path, err_t *err);
+
+/* Every path with a working copy recorded, sorted: the notebooks to
+ * reconcile at start. Caller owns *out. */
+int store_checkout_paths(store_t *s, json_t **out, err_t *err);
+
 /* SHA-256 of data as lowercase hex. */
 void store_sha256_hex(const void *data, size_t len, char out[STORE_HASH_LEN]);
 

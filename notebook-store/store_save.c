@@ -14,6 +14,7 @@
 #include "nbformat.h"
 #include "pyjson.h"
 #include "../common/buf.h"
+#include "../common/jparse.h"
 #include "../common/util.h"
 
 #include <stdlib.h>
@@ -275,7 +276,7 @@ static json_t *load_object(store_t *s, sqlite3_stmt *st, const char *hash, const
 		err_set(err, CG_ESTATE, "store: object %.16s is corrupt", hash);
 		return NULL;
 	}
-	v = json_loadb(data ? data : "", len, JSON_ALLOW_NUL, NULL);
+	v = jparse(data ? data : "", len, JSON_ALLOW_NUL, NULL);
 	if (!v)
 		err_set(err, CG_ESTATE, "store: object %.16s is not JSON", hash);
 	return v;

@@ -6,8 +6,8 @@
  * The order is store, then file, then checkout record. A crash after the
  * store leaves the file as recorded but behind the branch: the next sync
  * writes the head. A crash after the file leaves bytes that differ from the
- * record: the next sync imports them as a version with the same content.
- * Either way no change is lost. A file edited on disk while the branch
+ * record: the next sync sees they are the branch's head and records them.
+ * Either way no change is lost and no version is made twice. A file edited on disk while the branch
  * also moved is imported on top of the head (both stay in the history).
  */
 #include "store.h"
@@ -15,6 +15,7 @@
 #include "../common/buf.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,24 @@ static int read_file(const char *file_path, buf_t *b, err_t *err)
 	return rc;
 }
 
+/* Whether bytes hashing to sha are what a checkout of the branch's head
+ * would write; head_id gets the head. */
+static bool shows_head(store_t *s, const char *path, const char *branch, const char *sha,
+		       char head_id[STORE_ID_LEN])
+{
+	char head_sha[STORE_HASH_LEN] = "";
+	json_t *nb = NULL;
+	buf_t b;
+
+	buf_init(&b, NBFORMAT_MAX_BYTES);
+	if (store_branch_head(s, path, branch, head_id, NULL) == 0 &&
+	    store_load(s, head_id, &nb, NULL) == 0 && nbformat_write(nb, &b) == 0)
+		store_sha256_hex(b.data, b.len, head_sha);
+	json_decref(nb);
+	buf_free(&b);
+	return strcmp(head_sha, sha) == 0;
+}
+
 int store_sync_file(store_t *s, const char *path, const char *file_path, int *imported,
 		    char out_id[STORE_ID_LEN], err_t *err)
 {
@@ -98,6 +117,12 @@ int store_sync_file(store_t *s, const char *path, const char *file_path, int *im
 			goto out;
 		goto done;
 	}
+	if (shows_head(s, path, branch, sha, id)) {
+		/* a crash after the file write, before its record: the file
+		 * is the head already, so only the record was missing */
+		rc = store_checkout_record(s, path, branch, id, sha, err);
+		goto done;
+	}
 	nb = nbformat_read(b.data ? b.data : "", b.len, err);
 	if (!nb) {
 		rc = err_wrap(err, "the notebook file changed on disk and is not a valid notebook");
@@ -109,7 +134,7 @@ int store_sync_file(store_t *s, const char *path, const char *file_path, int *im
 		goto out;
 	*imported = 1;
 done:
-	if (out_id)
+	if (!rc && out_id)
 		memcpy(out_id, id, STORE_ID_LEN);
 out:
 	json_decref(nb);

@@ -19,6 +19,11 @@
 #   BENCH_TIMEOUT       seconds per server run (default 1200; 400 with BENCH_QUICK)
 #   CELLGATE_BIN        the cellgate binary (default bin/cellgate)
 #   JBENCH              the workload (default ../shared/bench/jbench.py)
+#   BENCH_ONLY=contents only jbench's contents step (scripts/bench_contents.py:
+#                       PUT then GET of a 200-cell, 2 MB notebook, 20 times),
+#                       cellgate and the reference alternately BENCH_PAIRS
+#                       times (default 3), so a change in the machine's load
+#                       hits both; medians and ratios in contents-summary.txt
 #
 # Output: $BENCH_OUT/{cellgate,reference,floor}.json (the tools' own JSON),
 # their stdout in *.out, and the table in summary.txt.
@@ -47,6 +52,40 @@ rm -f "$OUT"/{cellgate,reference,floor,many-cellgate,many-reference,kernel-pari,
 failed=()
 
 echo "== bench: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), ${quick[*]:-full run}; figures in $OUT/"
+
+if [[ ${BENCH_ONLY:-} == contents ]]; then
+  rm -f "$OUT"/contents-*.json "$OUT/contents-summary.txt"
+  for i in $(seq 1 "${BENCH_PAIRS:-3}"); do
+    for s in $SERVERS; do
+      args=()
+      [[ $s == reference ]] && args=(--reference)
+      echo "== bench: contents, run $i, $s"
+      timeout --kill-after=20 600 "$PY" tests/integration/py/serve.py --quiet "${args[@]}" --timeout 540 -- \
+        "$PY" scripts/bench_contents.py --rounds 1 --json-out "$OUT/contents-$s-$i.json" >/dev/null ||
+        failed+=("contents $s run $i")
+    done
+  done
+  "$PY" - "$OUT" "$SERVERS" <<'EOF' | tee "$OUT/contents-summary.txt"
+import glob, json, os, statistics, sys
+
+out, servers = sys.argv[1], sys.argv[2].split()
+med = {}
+for s in servers:
+    runs = [json.load(open(f)) for f in sorted(glob.glob(os.path.join(out, f"contents-{s}-*.json")))]
+    if runs:
+        med[s] = {k: statistics.median(r[k + "_median_ms"] for r in runs) for k in ("put", "get")}
+print(f"{'contents (median of run medians)':34} " + " ".join(f"{s:>12}" for s in servers) + f" {'cg/ref':>8}")
+for k, label in (("put", "PUT 2 MB notebook"), ("get", "GET 2 MB notebook")):
+    cells = [f"{med[s][k]:.1f} ms" if s in med else "-" for s in servers]
+    ratio = f"{med['cellgate'][k] / med['reference'][k]:.2f}" if {"cellgate", "reference"} <= set(med) else "-"
+    print(f"{label:34} " + " ".join(f"{c:>12}" for c in cells) + f" {ratio:>8}")
+EOF
+  if ((${#failed[@]})); then
+    echo "bench: FAILED: ${failed[*]}" >&2
+    exit 1
+  fi
+  exit 0
+fi
 
 for s in $SERVERS; do
   case $s in

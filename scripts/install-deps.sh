@@ -26,6 +26,7 @@ pkgs_test=(
   python3-jupyter-client python3-nbformat python3-jupyter-kernel-test python3-zmq
   python3-jupyter-server python3-websocket python3-requests python3-pytest
   nodejs npm
+  chromium
 )
 
 # Native kernels (PARI/GP, GAP).

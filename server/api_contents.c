@@ -21,12 +21,15 @@
 #include <unistd.h>
 
 #include "../common/buf.h"
+#include "../common/jparse.h"
 #include "../common/log.h"
 #include "../common/util.h"
+#include "../policy/policy.h"
 #include "app.h"
 #include "contents.h"
 #include "contents_fs.h"
 #include "app_store.h"
+#include "authz.h"
 #include "handlers.h"
 #include "sessions.h"
 
@@ -127,11 +130,58 @@ static bool is_notebook_path(const char *rel)
 	return n > 6 && strcmp(rel + n - 6, ".ipynb") == 0;
 }
 
+/* Who a version saved by this request is attributed to: a capability
+ * token's principal; NULL (the store's "token") for the server's token. */
+static const char *saver(const op_t *op)
+{
+	policy_cap_t *cap = http_cap(op->req);
+
+	return cap && !policy_cap_is_root(cap) ? policy_cap_principal(cap) : NULL;
+}
+
+static bool is_directory_model(json_t *model)
+{
+	const char *type = json_string_value(json_object_get(model, "type"));
+
+	return type && strcmp(type, "directory") == 0;
+}
+
+/* A narrowed token sees a narrowed directory: the entries it may read,
+ * and the directories on the way to them. */
+static void filter_listing(op_t *op, json_t *model)
+{
+	json_t *content = json_object_get(model, "content"), *entry;
+	size_t i = 0;
+
+	if (!json_is_array(content))
+		return;
+	while ((entry = json_array_get(content, i))) {
+		policy_resource_t res = {
+			.path = json_string_value(json_object_get(entry, "path")),
+			.is_listing = is_directory_model(entry),
+		};
+
+		if (res.path && authz_may(op->req, POLICY_READ, &res))
+			i++;
+		else
+			json_array_remove(content, i);
+	}
+}
+
 static void contents_get_handler(op_t *op)
 {
 	contents_get_opts_t o = { 0 };
+	policy_resource_t exact = { .path = op->rel };
+	bool is_dir = false;
 	err_t err = { 0 };
 	json_t *m;
+
+	/* the route let through a path on the way to what the token names:
+	 * only a directory may be shown there, and only in part */
+	if (!authz_may(op->req, POLICY_READ, &exact) &&
+	    (!exists(op, op->rel, &is_dir) || !is_dir) &&
+	    !authz_require(op->req, POLICY_READ, &exact))
+		return;
 
 	o.type = http_query(op->req, "type");
 	o.format = http_query(op->req, "format");
@@ -158,10 +208,13 @@ static void contents_get_handler(op_t *op)
 			log_warn("contents", "%s: not reconciled with the store: %s", op->rel, serr.msg);
 	}
 	m = contents_get(&op->root, op->rel, &o, &err);
-	if (!m)
+	if (!m) {
 		http_respond_err(op->req, &err);
-	else
-		respond_model(op, 200, m, false);
+		return;
+	}
+	if (is_directory_model(m))
+		filter_listing(op, m);
+	respond_model(op, 200, m, false);
 }
 
 /* --- PUT ------------------------------------------------------------------ */
@@ -267,7 +320,7 @@ out:
  * X-Cellgate-Parent. */
 static int put_notebook(op_t *op, json_t *body, err_t *err)
 {
-	contents_save_opts_t o = { .message = "saved" };
+	contents_save_opts_t o = { .message = "saved", .principal = saver(op) };
 	json_t *parent_v = json_object_get(body, "parent");
 	char id[STORE_ID_LEN] = "";
 	int rc;
@@ -446,7 +499,8 @@ static int create_notebook(op_t *op, void *arg, err_t *err)
 	(void)arg;
 	json_t *nb = json_pack("{s:[], s:{}, s:i, s:i}", "cells", "metadata", "nbformat", 4,
 			       "nbformat_minor", 5);
-	contents_save_opts_t o = { .must_be_new = true, .message = "new notebook" };
+	contents_save_opts_t o = { .must_be_new = true, .message = "new notebook",
+				   .principal = saver(op) };
 	int rc = contents_save_notebook(op->app, &op->root, op->rel, nb, &o, NULL, err);
 
 	json_decref(nb);
@@ -479,14 +533,15 @@ typedef struct copy_src {
 
 static int create_copy(op_t *op, void *arg, err_t *err)
 {
-	contents_save_opts_t copy_opts = { .must_be_new = true, .message = "copy" };
+	contents_save_opts_t copy_opts = { .must_be_new = true, .message = "copy",
+					   .principal = saver(op) };
 	copy_src_t *src = arg;
 	json_t *nb;
 	int rc;
 
 	if (!src->is_notebook)
 		return save_file(op, src->bytes.data, src->bytes.len, -1, true, err);
-	nb = json_loadb(src->bytes.data, src->bytes.len, 0, NULL);
+	nb = jparse(src->bytes.data, src->bytes.len, 0, NULL);
 	if (!nb)
 		return err_set(err, CG_EINVAL, "the notebook to copy is not valid JSON");
 	rc = contents_save_notebook(op->app, &op->root, op->rel, nb, &copy_opts, NULL, err);
@@ -505,6 +560,8 @@ static void copy_to(op_t *op, const char *from_api, size_t from_len)
 	size_t o = 0;
 
 	if (check_path(op->req, from_api, from_len, op->root.allow_hidden, from))
+		return;
+	if (!authz_require(op->req, POLICY_READ, &(policy_resource_t){ .path = from }))
 		return;
 	buf_init(&src.bytes, op->app->cfg.max_body_bytes);
 	fd = cpath_open(&op->root, from, O_RDONLY | O_NONBLOCK, 0, &err);
@@ -646,6 +703,8 @@ static void contents_patch(op_t *op)
 		http_respond_error(op->req, 400, "the workspace itself cannot be renamed");
 		goto out;
 	}
+	if (!authz_require(op->req, POLICY_WRITE, &(policy_resource_t){ .path = to }))
+		goto out;
 	if ((ofd = cpath_open_parent(&op->root, op->rel, &old_leaf, &err)) < 0 ||
 	    (nfd = cpath_open_parent(&op->root, to, &new_leaf, &err)) < 0) {
 		http_respond_err(op->req, &err);
@@ -665,7 +724,7 @@ static void contents_patch(op_t *op)
 	}
 	(void)fsync(ofd);
 	(void)fsync(nfd);
-	contents_checkpoints_move(op->app, op->rel, to);
+	contents_history_move(op->app, op->rel, to);
 	sessions_follow(op->app, op->rel, to);
 	snprintf(op->rel, sizeof op->rel, "%s", to);
 	respond_saved(op, 200);
@@ -696,6 +755,14 @@ static void contents_delete(op_t *op)
 		return;
 	}
 	/* a symlink is deleted itself, never what it points at */
+	if (fstatat(dirfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+	    is_notebook_path(op->rel)) {
+		/* an edit made on disk since the last version is kept first */
+		char id[STORE_ID_LEN];
+
+		(void)contents_sync_notebook(op->app, &op->root, op->rel, id, &err);
+		err_clear(&err);
+	}
 	if (fstatat(dirfd, leaf, &st, AT_SYMLINK_NOFOLLOW) != 0) {
 		http_respond_error(op->req, 404, "file or directory does not exist: '%s'", op->rel);
 	} else if (unlinkat(dirfd, leaf, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) != 0) {
@@ -709,7 +776,7 @@ static void contents_delete(op_t *op)
 			http_respond_error(op->req, 500, "cannot delete: %s", strerror(errno));
 	} else {
 		(void)fsync(dirfd);
-		contents_checkpoints_move(op->app, op->rel, NULL);
+		contents_history_move(op->app, op->rel, NULL);
 		http_respond_empty(op->req, 204);
 	}
 	close(dirfd);
@@ -730,7 +797,7 @@ static bool is_checkpoint_id(const char *s)
 
 /* Splits "{path}/checkpoints[/{id}]" as Jupyter's routes do (they come
  * before the contents route there too). Returns false for other paths. */
-static bool split_checkpoints(const char *api, size_t *path_len, const char **id)
+bool contents_split_checkpoints(const char *api, size_t *path_len, const char **id)
 {
 	size_t n = strlen(api);
 	const char *slash;
@@ -811,7 +878,7 @@ void api_contents(http_req_t *req)
 	if (!api)
 		api = "";
 	len = strlen(api);
-	is_cp = split_checkpoints(api, &cp_len, &id);
+	is_cp = contents_split_checkpoints(api, &cp_len, &id);
 	if (is_cp)
 		len = cp_len;
 	op = calloc(1, sizeof *op);

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "../common/util.h"
+#include "../policy/policy.h"
 #include "app.h"
 #include "handlers.h"
 #include "recorder.h"
@@ -58,10 +59,17 @@ static json_t *permissions(const char *query)
 
 void api_me(http_req_t *req)
 {
-	json_t *identity = json_pack("{s:s, s:s, s:s, s:s, s:n, s:n}", "username", "cellgate",
-				     "name", "cellgate", "display_name", "cellgate", "initials",
-				     "C", "avatar_url", "color");
+	policy_cap_t *cap = http_cap(req);
+	/* the server's own token is "cellgate"; a capability token is its principal */
+	const char *who = cap && !policy_cap_is_root(cap) ? policy_cap_principal(cap) : "cellgate";
+	const char *kind = cap ? policy_cap_kind(cap) : "root";
+	char initials[2] = { (char)(who[0] >= 'a' && who[0] <= 'z' ? who[0] - 32 : who[0]), 0 };
+	json_t *identity = json_pack("{s:s, s:s, s:s, s:s, s:n, s:n}", "username", who,
+				     "name", who, "display_name", who, "initials",
+				     initials, "avatar_url", "color");
 
-	http_respond_json(req, 200, json_pack("{s:o, s:o}", "identity", identity, "permissions",
-					      permissions(http_query(req, "permissions"))));
+	http_respond_json(req, 200, json_pack("{s:o, s:o, s:{s:s, s:s}}", "identity", identity,
+					      "permissions",
+					      permissions(http_query(req, "permissions")),
+					      "cellgate", "principal", who, "kind", kind));
 }

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "app.h"
+#include "authz.h"
+#include "contents_path.h"
 #include "handlers.h"
 #include "kernel_start.h"
 
@@ -22,8 +24,15 @@ void api_kernels_list(http_req_t *req)
 	kmgr_t *mgr = http_app(req)->kernels;
 	json_t *list = json_array();
 
-	for (kernel_t *k = kmgr_next(mgr, NULL); k; k = kmgr_next(mgr, k))
-		json_array_append_new(list, kernel_model(k));
+	for (kernel_t *k = kmgr_next(mgr, NULL); k; k = kmgr_next(mgr, k)) {
+		policy_resource_t res;
+		char path[CPATH_MAX];
+
+		/* a narrowed token sees the kernels of the notebooks it may read */
+		authz_kernel_resource(http_app(req), k, &res, path, sizeof path);
+		if (authz_may(req, POLICY_READ, &res))
+			json_array_append_new(list, kernel_model(k));
+	}
 	http_respond_json(req, 200, list);
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "authz.h"
 #include "handlers.h"
 #include "kernel_start.h"
 
@@ -18,10 +19,21 @@ void api_kernelspecs_list(http_req_t *req)
 	char *def = kernel_default_spec(app->kernels);
 	json_t *all = json_object();
 
-	for (size_t i = 0; specs && i < specs->count; i++)
+	const char *shown_default = NULL;
+
+	for (size_t i = 0; specs && i < specs->count; i++) {
+		policy_resource_t res = { .kernelspec = specs->items[i].name, .trust = "trusted" };
+
+		/* a narrowed token sees the kernelspecs it may start */
+		if (!authz_may(req, POLICY_EXECUTE, &res))
+			continue;
 		json_object_set_new(all, specs->items[i].name,
 				    kspec_to_json(&specs->items[i], app->cfg.base_url));
-	http_respond_json(req, 200, json_pack("{s:s?, s:o}", "default", def, "kernelspecs", all));
+		if (!shown_default || (def && strcmp(def, specs->items[i].name) == 0))
+			shown_default = specs->items[i].name;
+	}
+	http_respond_json(req, 200, json_pack("{s:s?, s:o}", "default", shown_default, "kernelspecs",
+					      all));
 	free(def);
 	kspec_list_free(&specs);
 }

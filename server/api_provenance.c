@@ -15,6 +15,7 @@
 #include "../notebook-store/records.h"
 #include "app.h"
 #include "app_store.h"
+#include "authz.h"
 #include "contents.h"
 #include "handlers.h"
 #include "provenance.h"
@@ -100,7 +101,7 @@ void api_provenance_get(http_req_t *req)
 
 void api_execution_get(http_req_t *req)
 {
-	const char *id = http_param(req, 0);
+	const char *id = http_param(req, 0), *path;
 	app_t *app = http_app(req);
 	json_t *rec = NULL;
 	err_t err = { 0 };
@@ -114,6 +115,13 @@ void api_execution_get(http_req_t *req)
 	recorder_flush(app->recorder);
 	if (records_execution(app->store, id, &rec, &err)) {
 		http_respond_err(req, &err);
+		return;
+	}
+	/* a record is read as its notebook is (one bound to none, as the server) */
+	path = json_string_value(json_object_get(rec, "path"));
+	if (path && *path ? !authz_require_path(req, POLICY_READ, path, NULL)
+			  : !authz_require(req, POLICY_READ, &(policy_resource_t){ 0 })) {
+		json_decref(rec);
 		return;
 	}
 	http_respond_json(req, 200, rec);

@@ -19,6 +19,7 @@
 #include "../notebook-store/records.h"
 #include "app.h"
 #include "app_store.h"
+#include "authz.h"
 #include "contents.h"
 #include "handlers.h"
 #include "replay.h"
@@ -48,6 +49,9 @@ static bool body_version(http_req_t *req, app_t *app, const json_t *body, char o
 		http_respond_err(req, &err);
 		goto out;
 	}
+	/* a replay runs the notebook's recorded code again */
+	if (!authz_require_path(req, POLICY_REPLAY, rel, NULL))
+		goto out;
 	if (json_is_string(vv)) {
 		if (store_check_version_id(json_string_value(vv), NULL) != 0) {
 			http_respond_error(req, 400, "\"version\" must be a version id (32 lowercase hex digits)");
@@ -151,10 +155,18 @@ static void replays_get(http_req_t *req, app_t *app, const char *id)
 		return;
 	}
 	if (job) {
+		if (!authz_require_path(req, POLICY_READ, replay_path(job), NULL))
+			return;
 		st = replay_status(job);
 		if (replay_report(job))
 			json_object_set(st, "report", (json_t *)replay_report(job));
 	} else if (records_replay_get(app->store, id, &stored, &err) == 0) {
+		const char *p = json_string_value(json_object_get(json_object_get(stored, "report"), "path"));
+
+		if (!authz_require_path(req, POLICY_READ, p ? p : "", NULL)) {
+			json_decref(stored);
+			return;
+		}
 		st = json_pack("{s:O, s:O, s:O, s:s, s:O}", "id", json_object_get(stored, "id"), "version",
 			       json_object_get(stored, "version"), "verdict", json_object_get(stored, "verdict"),
 			       "state", "done", "report", json_object_get(stored, "report"));
@@ -189,12 +201,21 @@ void api_replays(http_req_t *req)
 	}
 	if (!id) {
 		const char *v = http_query(req, "version");
-		json_t *list = NULL;
+		json_t *list = NULL, *info = NULL;
+		bool ok;
 
 		if (!v || store_check_version_id(v, NULL) != 0) {
 			http_respond_error(req, 400, "?version= must be a version id (32 lowercase hex digits)");
 			return;
 		}
+		if (store_version_info(app->store, v, &info, &err)) {
+			http_respond_err(req, &err);
+			return;
+		}
+		ok = authz_require_path(req, POLICY_READ, json_string_value(json_object_get(info, "path")), NULL);
+		json_decref(info);
+		if (!ok)
+			return;
 		if (records_replay_list(app->store, v, &list, &err)) {
 			http_respond_err(req, &err);
 			return;
@@ -215,6 +236,8 @@ void api_replays(http_req_t *req)
 		http_respond_error(req, 404, "no running replay %s", id);
 		return;
 	}
+	if (!authz_require_path(req, POLICY_REPLAY, replay_path(job), NULL))
+		return;
 	if (replay_cancel(job, &err)) {
 		http_respond_err(req, &err);
 		return;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "authz.h"
 #include "handlers.h"
 #include "kernel_start.h"
 #include "sessions.h"
@@ -81,8 +82,13 @@ void api_sessions_list(http_req_t *req)
 	sessions_t *all = http_app(req)->sessions;
 	json_t *list = json_array();
 
-	for (session_t *s = sessions_next(all, NULL); s; s = sessions_next(all, s))
-		json_array_append_new(list, session_model(all, s));
+	for (session_t *s = sessions_next(all, NULL); s; s = sessions_next(all, s)) {
+		policy_resource_t res = { .path = session_path(s) };
+
+		/* a narrowed token sees the sessions of the notebooks it may read */
+		if (authz_may(req, POLICY_READ, &res))
+			json_array_append_new(list, session_model(all, s));
+	}
 	http_respond_json(req, 200, list);
 }
 
@@ -124,6 +130,17 @@ static const char *body_path(json_t *body)
 	return path;
 }
 
+/* Binding a session to a running kernel is executing in it. */
+static bool may_use_kernel(http_req_t *req, const char *kid)
+{
+	app_t *app = http_app(req);
+	policy_resource_t res;
+	char path[PATH_MAX];
+
+	authz_kernel_resource(app, kmgr_find(app->kernels, kid), &res, path, sizeof path);
+	return authz_require(req, POLICY_EXECUTE, &res);
+}
+
 void api_sessions_create(http_req_t *req)
 {
 	app_t *app = http_app(req);
@@ -149,10 +166,13 @@ void api_sessions_create(http_req_t *req)
 		http_respond_error(req, 400, "a session needs a \"path\"");
 		goto out;
 	}
-	/* Jupyter Server hands back the existing session for a path */
+	/* a session is for running code in that notebook: checked here for a
+	 * session that exists or a kernel that runs, by kernel_start_for for a
+	 * new kernel (one check, so at most one prompt, per request) */
 	existing = sessions_find_path(app->sessions, path);
 	if (existing) {
-		respond_session(req, 201, existing);
+		if (authz_require_path(req, POLICY_EXECUTE, path, NULL))
+			respond_session(req, 201, existing);
 		goto out;
 	}
 	if (!type)
@@ -164,6 +184,8 @@ void api_sessions_create(http_req_t *req)
 			http_respond_error(req, 404, "no such kernel: %s", kid);
 			goto out;
 		}
+		if (!authz_require_path(req, POLICY_EXECUTE, path, NULL) || !may_use_kernel(req, kid))
+			goto out;
 		s = sessions_add(app->sessions, path, name, type, kid);
 		if (s)
 			respond_session(req, 201, s);
@@ -240,7 +262,10 @@ void api_session_patch(http_req_t *req)
 	kernel = json_object_get(body, "kernel");
 	kid = json_string_value(json_object_get(kernel, "id"));
 	spec = json_string_value(json_object_get(kernel, "name"));
-	if (kid && !kmgr_find(app->kernels, kid)) {
+	if ((path && !authz_require_path(req, POLICY_EXECUTE, path, NULL)) ||
+	    (kid && kmgr_find(app->kernels, kid) && !may_use_kernel(req, kid))) {
+		/* answered */
+	} else if (kid && !kmgr_find(app->kernels, kid)) {
 		http_respond_error(req, 404, "no such kernel: %s", kid);
 	} else if (kid || !spec) {
 		kernel_t *old = kmgr_find(app->kernels, session_kernel_id(s));

@@ -24,6 +24,7 @@
 #include "app.h"
 #include "contents.h"
 #include "app_store.h"
+#include "authz.h"
 #include "handlers.h"
 
 typedef struct vop {
@@ -89,6 +90,29 @@ static bool query_branch(http_req_t *req, const char *name, const char **out)
 	return true;
 }
 
+/* A 404 for a branch; when the notebook was deleted, the answer names the
+ * branch its history was kept under (the newest). */
+static void not_found_hint(vop_t *op, const char *branch)
+{
+	json_t *list = NULL, *b;
+	const char *kept = NULL;
+	size_t i;
+
+	if (store_branch_list(op->app->store, op->rel, &list, NULL) == 0)
+		json_array_foreach(list, i, b) {
+			const char *name = json_string_value(json_object_get(b, "name"));
+
+			if (name && strncmp(name, "deleted/", 8) == 0)
+				kept = name;
+		}
+	if (kept)
+		http_respond_error(op->req, 404, "no branch '%s' for '%s'; it was deleted and its history "
+				   "kept on branch '%s'", branch, op->rel, kept);
+	else
+		http_respond_error(op->req, 404, "no branch '%s' for '%s'", branch, op->rel);
+	json_decref(list);
+}
+
 void api_versions_log(http_req_t *req)
 {
 	char checked_out[STORE_MAX_BRANCH + 1];
@@ -120,7 +144,7 @@ void api_versions_log(http_req_t *req)
 		branch = checked_out;
 	if (store_log(op.app->store, op.rel, branch, limit, &log, &err)) {
 		if (err.code == CG_ENOTFOUND)
-			http_respond_error(req, 404, "no branch '%s' for '%s'", branch, op.rel);
+			not_found_hint(&op, branch);
 		else
 			http_respond_err(req, &err);
 		goto out;
@@ -222,6 +246,9 @@ static void branches_create(vop_t *op)
 		http_respond_err(op->req, &err);
 		goto out;
 	}
+	if (!authz_require(op->req, POLICY_WRITE,
+			   &(policy_resource_t){ .path = op->rel, .branch = name }))
+		goto out;
 	sync_quietly(op);
 	contents_store_branch(op->app, op->rel, checked_out);
 	if (!from || !*from)
@@ -314,6 +341,9 @@ void api_versions_checkout(http_req_t *req)
 		http_respond_error(req, 400, "the body is {\"branch\": name}");
 		goto out;
 	}
+	if (!authz_require(req, POLICY_WRITE, &(policy_resource_t){
+				.path = op.rel, .branch = json_string_value(branch_v) }))
+		goto out;
 	if (store_check_branch(json_string_value(branch_v), &err) ||
 	    contents_checkout(op.app, &op.root, op.rel, json_string_value(branch_v), id, &err)) {
 		http_respond_err(req, &err);

@@ -10,6 +10,9 @@
 
 #include "../kernels/kernels.h"
 #include "../notebook-store/store.h"
+#include "../policy/audit.h"
+#include "../policy/policy.h"
+#include "../policy/prompts.h"
 #include "config.h"
 
 struct lws_context;
@@ -26,6 +29,11 @@ struct app {
 	store_t *store;          /* STATE/store.sqlite: every notebook version */
 	recorder_t *recorder;    /* execution records; NULL with --no-record */
 	replays_t *replays;      /* replay jobs (replay.c) */
+	unsigned char login_key[32]; /* signs login cookies: auth_init, cookie.h */
+	policy_t *policy;        /* principals and the root key for capability tokens */
+	policy_audit_t *audit;   /* the audit log in the store file, opened on first use */
+	policy_prompts_t *prompts; /* side effects waiting for a person's answer */
+	struct prompt_waiter *prompt_waiters; /* requests waiting on prompts (api_prompts.c) */
 	double started_at;
 	double last_activity;
 	bool is_stopping;

@@ -10,8 +10,15 @@
 int app_kernels_start(app_t *app, char runtime_dir[APP_RUNTIME_DIR_LEN], err_t *err)
 {
 	config_t *cfg = &app->cfg;
-	char *hidden[] = { cfg->state, cfg->config_file, NULL };
+	char *hidden[4] = { cfg->state, NULL, NULL, NULL };
+	size_t n_hidden = 1;
 	kmgr_config_t kc;
+
+	/* the list ends at the first NULL: only the files there are */
+	if (cfg->config_file)
+		hidden[n_hidden++] = cfg->config_file;
+	if (cfg->policy_file)
+		hidden[n_hidden++] = cfg->policy_file;
 
 	/* ipc socket paths must stay short (sun_path is 108 bytes), so the
 	 * per-kernel directories live under /tmp, which sandboxes never see

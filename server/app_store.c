@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "contents.h"
 
 /* The store lives in the state directory, never in the workspace. */
 static int store_path(const app_t *app, char *out, size_t size, err_t *err)
@@ -41,6 +42,14 @@ int app_store_check(app_t *app, err_t *err)
 		close(fds[0]);
 		if (!s && write(fds[1], child_err.msg, strlen(child_err.msg)) < 0)
 			_exit(2);
+		if (s) {
+			err_t rerr = { 0 };
+
+			app->store = s;
+			if (contents_reconcile_all(app, &rerr))
+				log_warn("store", "working copies not reconciled at start: %s", rerr.msg);
+			app->store = NULL;
+		}
 		store_close(&s);
 		_exit(s || !child_err.code ? 0 : 1);
 	}

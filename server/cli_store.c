@@ -14,8 +14,16 @@
  *
  * PATH is the notebook's path in the workspace, as the contents API names
  * it. Nothing here touches the workspace: export writes where -o says.
+ *
+ * With --token T (and --policy FILE, or $CELLGATE_POLICY) a command acts
+ * for that capability token and is refused what it does not allow, as the
+ * API would refuse it: read for log, export, diff and listing branches,
+ * write for import and changing branches. Without it the command acts as
+ * the state directory's owner, who holds the root key anyway.
  */
 #include "cli_store.h"
+
+#include "cli_policy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +42,7 @@ typedef struct cli {
 	const char *path;
 	const char *out;
 	const char *limit;
+	const char *token, *policy;
 	int is_delete;
 	int is_cells;
 	int is_json;
@@ -51,7 +60,8 @@ static int usage(void)
 		"       cellgate import FILE [--path PATH] [--branch B] [--message M] [--state DIR]\n"
 		"       cellgate branch PATH [NAME [FROM]] [--state DIR]\n"
 		"       cellgate branch -d PATH NAME [--state DIR]\n"
-		"       cellgate diff A B [--state DIR]\n");
+		"       cellgate diff A B [--state DIR]\n"
+		"every command: [--token TOKEN --policy FILE] acts for a capability token\n");
 	return 2;
 }
 
@@ -80,7 +90,11 @@ static int parse(cli_t *c, int argc, char **argv)
 		} else if (strcmp(argv[i], "--json") == 0) {
 			c->is_json = 1;
 			continue;
-		} else if (strcmp(argv[i], "-d") == 0 || strcmp(argv[i], "--delete") == 0) {
+		} else if (strcmp(argv[i], "--token") == 0)
+			opt = &c->token;
+		else if (strcmp(argv[i], "--policy") == 0)
+			opt = &c->policy;
+		else if (strcmp(argv[i], "-d") == 0 || strcmp(argv[i], "--delete") == 0) {
 			c->is_delete = 1;
 			continue;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
@@ -387,6 +401,70 @@ bool cli_store_is_command(const char *name)
 	return false;
 }
 
+/* The state directory, as open_store finds it. */
+static void state_dir(const cli_t *c, char *out, size_t size)
+{
+	const char *dir = c->state ? c->state : getenv("CELLGATE_STATE");
+	const char *home = getenv("HOME");
+
+	if (dir && *dir)
+		snprintf(out, size, "%s", dir);
+	else
+		snprintf(out, size, "%s/.local/share/cellgate", home && *home ? home : ".");
+}
+
+/* A stored version's notebook path into out; false when there is none. */
+static bool version_path(store_t *s, const char *id, char *out, size_t size)
+{
+	json_t *info = NULL;
+	bool ok = store_version_info(s, id, &info, NULL) == 0 &&
+		  json_is_string(json_object_get(info, "path"));
+
+	if (ok)
+		snprintf(out, size, "%s", json_string_value(json_object_get(info, "path")));
+	json_decref(info);
+	return ok;
+}
+
+/* With --token: what the command needs, checked before it runs. */
+static bool authorized(store_t *s, const cli_t *c, const char *cmd)
+{
+	char state[4096], path[STORE_MAX_PATH + 1];
+	const char *policy = c->policy ? c->policy : getenv("CELLGATE_POLICY");
+	policy_resource_t res = { 0 };
+	policy_action_t action = POLICY_READ;
+
+	if (!c->token)
+		return true;
+	state_dir(c, state, sizeof state);
+	if (strcmp(cmd, "log") == 0 && c->n_args >= 1) {
+		res.path = c->args[0];
+		res.branch = c->branch;
+	} else if (strcmp(cmd, "import") == 0 && c->n_args >= 1) {
+		action = POLICY_WRITE;
+		res.path = c->path ? c->path : (strrchr(c->args[0], '/') ? strrchr(c->args[0], '/') + 1
+									 : c->args[0]);
+		res.branch = c->branch ? c->branch : "main";
+	} else if (strcmp(cmd, "branch") == 0 && c->n_args >= 1) {
+		res.path = c->args[0];
+		if (c->is_delete || c->n_args >= 2) {
+			action = POLICY_WRITE;
+			res.branch = c->n_args >= 2 ? c->args[1] : NULL;
+		}
+	} else if ((strcmp(cmd, "export") == 0 || strcmp(cmd, "diff") == 0) && c->n_args >= 1) {
+		/* every version named must be readable; an unknown one fails later */
+		for (int i = 0; i < c->n_args; i++) {
+			policy_resource_t v = { .path = path };
+
+			if (version_path(s, c->args[i], path, sizeof path) &&
+			    !cli_policy_authorize(state, policy, c->token, cmd, POLICY_READ, &v))
+				return false;
+		}
+		return true;
+	}
+	return cli_policy_authorize(state, policy, c->token, cmd, action, &res);
+}
+
 int cli_store_main(int argc, char **argv)
 {
 	cli_t c = { 0 };
@@ -410,7 +488,9 @@ int cli_store_main(int argc, char **argv)
 		fprintf(stderr, "cellgate %s: %s\n", argv[0], err.msg);
 		return 1;
 	}
-	if (strcmp(argv[0], "log") == 0)
+	if (!authorized(s, &c, argv[0]))
+		rc = 3;
+	else if (strcmp(argv[0], "log") == 0)
 		rc = cmd_log(s, &c, &err);
 	else if (strcmp(argv[0], "export") == 0)
 		rc = cmd_export(s, &c, &err);

@@ -35,6 +35,8 @@ static const opt_t opts[] = {
 	{ "root", "CELLGATE_ROOT", OPT_STR, O(root), "the workspace directory (default: .)" },
 	{ "state", "CELLGATE_STATE", OPT_STR, O(state),
 	  "the server's state directory (default: ~/.local/share/cellgate)" },
+	{ "policy", "CELLGATE_POLICY", OPT_STR, O(policy_file),
+	  "the policy file: principals who may hold capability tokens (JSON; default none)" },
 	{ "base-url", "CELLGATE_BASE_URL", OPT_STR, O(base_url), "URL prefix (default /)" },
 	{ "kernel-user", "CELLGATE_KERNEL_USER", OPT_STR, O(kernel_user),
 	  "user kernels run as when the server runs as root (default: the workspace's owner, or nobody)" },
@@ -53,10 +55,16 @@ static const opt_t opts[] = {
 	  O(kernel_start_timeout_s), "seconds a kernel has to answer (default 60)" },
 	{ "heartbeat", "CELLGATE_HEARTBEAT", OPT_SECONDS, O(heartbeat_s),
 	  "heartbeat period in seconds, 0 for none (default 3)" },
+	{ "prompt-timeout", "CELLGATE_PROMPT_TIMEOUT", OPT_SECONDS, O(prompt_timeout_s),
+	  "seconds a prompt waits for an answer before it counts as denied (default 120)" },
 	{ "allow-hidden", "CELLGATE_ALLOW_HIDDEN", OPT_BOOL, O(allow_hidden),
 	  "serve hidden files (default no)" },
 	{ "no-record", "CELLGATE_NO_RECORD", OPT_BOOL, O(no_record),
 	  "keep no execution records (no provenance, no replay; for comparisons)" },
+	{ "allow-origin", "CELLGATE_ALLOW_ORIGIN", OPT_STR, O(allow_origin),
+	  "origins (scheme://host[:port], comma-separated, or *) allowed besides the server's own" },
+	{ "allow-host", "CELLGATE_ALLOW_HOST", OPT_STR, O(allow_host),
+	  "Host names (comma-separated, or *) accepted besides loopback ones when bound to loopback" },
 	/* limits take a number with an optional K, M, G or T (powers of 1024), or 0 for none */
 	{ "kernel-memory", "CELLGATE_KERNEL_MEMORY", OPT_LIMIT, O(kernel_limits.memory_bytes),
 	  "private memory of each kernel process, bytes (RLIMIT_DATA; default 4G)" },
@@ -218,6 +226,7 @@ static void defaults(config_t *c)
 	c->kernel_start_timeout_s = 60.0;
 	sbx_limits_defaults(&c->kernel_limits);
 	c->heartbeat_s = 3.0;
+	c->prompt_timeout_s = 120.0;
 }
 
 /* Where the state lives unless configured: outside any workspace. */
@@ -339,6 +348,15 @@ static int finish(config_t *c, err_t *err)
 	n = strlen(c->root);
 	if (strncmp(c->state, c->root, n) == 0 && (c->state[n] == '/' || c->state[n] == '\0'))
 		return err_set(err, CG_EINVAL, "the state directory must be outside the workspace");
+	if (c->policy_file) {
+		/* absolute, so the sandbox can hide it wherever the server started */
+		real = realpath(c->policy_file, NULL);
+		if (!real)
+			return err_set(err, CG_ENOTFOUND, "cannot read the policy file %s",
+				       c->policy_file);
+		free(c->policy_file);
+		c->policy_file = real;
+	}
 	if (!c->base_url && !(c->base_url = strdup("/")))
 		return err_set(err, CG_ESYS, "out of memory");
 	n = strlen(c->base_url);
@@ -418,5 +436,8 @@ void config_clear(config_t *c)
 	free(c->kernel_user);
 	free(c->kernelspec_dir);
 	free(c->config_file);
+	free(c->allow_origin);
+	free(c->allow_host);
+	free(c->policy_file);
 	memset(c, 0, sizeof *c);
 }

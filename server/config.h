@@ -28,6 +28,7 @@ typedef struct config {
 	gid_t kernel_gid;
 	char *kernelspec_dir; /* cellgate's own kernelspecs */
 	char *config_file;
+	char *policy_file;    /* principals (JSON), canonical; NULL: none */
 	enum log_level log_level;
 	size_t max_body_bytes;
 	size_t max_ws_message_bytes;
@@ -35,8 +36,11 @@ typedef struct config {
 	double shutdown_wait_s;
 	double kernel_start_timeout_s;
 	double heartbeat_s;
+	double prompt_timeout_s;  /* a prompt nobody answers is denied after this */
 	bool allow_hidden;
 	bool no_record;       /* do not keep execution records (benchmarks) */
+	char *allow_origin;   /* comma-separated origins besides the Host's own, or "*" */
+	char *allow_host;     /* comma-separated Host names besides loopback's, or "*" */
 	sbx_limits_t kernel_limits; /* per kernel; 0 is none */
 } config_t;
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../common/buf.h"
+#include "../common/jparse.h"
 #include "../common/util.h"
 #include "../notebook-store/nbformat.h"
 #include "app.h"
@@ -227,7 +228,7 @@ json_t *contents_get(const cpath_root_t *root, const char *rel, const contents_g
 		json_t *nb = nbformat_read(b.data ? b.data : "", b.len, NULL);
 
 		if (!nb)
-			nb = json_loadb(b.data ? b.data : "", b.len, 0, &jerr);
+			nb = jparse(b.data ? b.data : "", b.len, 0, &jerr);
 
 		if (!json_is_object(nb)) {
 			json_decref(nb);

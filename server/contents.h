@@ -31,6 +31,7 @@ typedef struct contents_save_opts {
 	const char *parent;  /* the version the client's copy derives from, or
 	                      * NULL: the last writer wins, as in Jupyter */
 	const char *message; /* recorded with the version; may be NULL */
+	const char *principal; /* who saves it; NULL: "token" (the server's token) */
 } contents_save_opts_t;
 
 /* Every notebook save -- PUT, new untitled, copy, checkpoint restore --
@@ -51,6 +52,14 @@ int contents_save_notebook(app_t *app, const cpath_root_t *root, const char *rel
 int contents_sync_notebook(app_t *app, const cpath_root_t *root, const char *rel,
 			   char out_id[STORE_ID_LEN], err_t *err);
 
+/* At start: every working copy the store knows is reconciled as
+ * contents_sync_notebook does it (a file changed while the server was down
+ * becomes a version by "filesystem"; a file behind its branch, as after a
+ * crash between a save's commit and its file write, is rewritten), and the
+ * temporary files an interrupted write left beside it are removed. Errors
+ * about single files are logged, not returned. */
+int contents_reconcile_all(app_t *app, err_t *err);
+
 /* Writes a branch's head to rel and records that the file shows that
  * branch now; the file's current content is kept as a version first. */
 int contents_checkout(app_t *app, const cpath_root_t *root, const char *rel, const char *branch,
@@ -59,9 +68,10 @@ int contents_checkout(app_t *app, const cpath_root_t *root, const char *rel, con
 /* The branch rel's file shows ("main" when none is recorded). */
 void contents_store_branch(app_t *app, const char *rel, char out[STORE_MAX_BRANCH + 1]);
 
-/* Checkpoints, kept in the state directory under the SHA-256 of the path:
- * never in the workspace. One per file, id "checkpoint", as Jupyter's
- * FileCheckpoints. */
+/* Checkpoints (contents_checkpoints.c): a notebook's is a version (its id
+ * the version id; a restore is a new version); other files keep one copy,
+ * id "checkpoint", as Jupyter's FileCheckpoints, in the state directory
+ * under the SHA-256 of the path: never in the workspace. */
 json_t *contents_checkpoint_list(app_t *app, const char *rel);
 /* {"id", "last_modified"} of the new checkpoint; NULL with err. */
 json_t *contents_checkpoint_create(app_t *app, const cpath_root_t *root, const char *rel,
@@ -69,7 +79,15 @@ json_t *contents_checkpoint_create(app_t *app, const cpath_root_t *root, const c
 int contents_checkpoint_restore(app_t *app, const cpath_root_t *root, const char *rel,
 				const char *id, err_t *err);
 int contents_checkpoint_delete(app_t *app, const char *rel, const char *id, err_t *err);
+/* Splits an API path "{path}/checkpoints[/{id}]" (api_contents.c): the
+ * file's path is the first *path_len bytes; *id the checkpoint or NULL.
+ * False for any other path. */
+bool contents_split_checkpoints(const char *api, size_t *path_len, const char **id);
 /* Follow a rename or a delete of the file (or the directory holding it). */
 void contents_checkpoints_move(app_t *app, const char *from, const char *to);
+/* The same for everything the server keeps about from: checkpoints, and
+ * the store's branches and checkout record (store_path_move; to NULL:
+ * store_path_forget). Versions stay, readable by id. */
+void contents_history_move(app_t *app, const char *from, const char *to);
 
 #endif

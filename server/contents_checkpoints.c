@@ -1,13 +1,17 @@
 /*
- * Checkpoints, as Jupyter's FileCheckpoints keep them (one per file, id
- * "checkpoint"), but in the server's state directory, never in the
- * workspace: state/checkpoints/<sha256 of the API path>/ holds the copy
- * ("checkpoint") and the path it belongs to ("path"), so renames and
- * deletes of a directory can find the checkpoints below it.
+ * Checkpoints. A notebook's checkpoint is one of its versions: creating it
+ * makes sure the file's content is a version (contents_sync_notebook) and
+ * points the store's checkpoint pointer at it (store_checkpoint_set); its
+ * id is the version id; a restore saves that version again, as a new
+ * version on top, so nothing is ever overwritten; deleting it drops the
+ * pointer only. The pointer follows renames with the notebook's branches.
  *
- * A restore writes the checkpoint back through the same save path as any
- * other save, so once the store is wired in it is a new version and
- * nothing is overwritten.
+ * Other files (and a .ipynb that is not a valid notebook) keep Jupyter's
+ * FileCheckpoints scheme (one per file, id "checkpoint"), but in the
+ * server's state directory, never in the workspace:
+ * state/checkpoints/<sha256 of the API path>/ holds the copy ("checkpoint")
+ * and the path it belongs to ("path"), so renames and deletes of a
+ * directory can find the checkpoints below it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -19,6 +23,8 @@
 #include <unistd.h>
 
 #include "../common/buf.h"
+#include "../common/jparse.h"
+#include "../common/log.h"
 #include "../common/util.h"
 #include "app.h"
 #include "contents.h"
@@ -39,7 +45,7 @@ static int ensure_dir(const char *path)
 	return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -1;
 }
 
-json_t *contents_checkpoint_list(app_t *app, const char *rel)
+static json_t *file_cp_list(app_t *app, const char *rel)
 {
 	char dir[4096], file[4200], when[ISO_TIME_LEN];
 	struct stat st;
@@ -53,8 +59,7 @@ json_t *contents_checkpoint_list(app_t *app, const char *rel)
 	return json_pack("[{s:s, s:s}]", "id", CHECKPOINT_ID, "last_modified", when);
 }
 
-json_t *contents_checkpoint_create(app_t *app, const cpath_root_t *root, const char *rel,
-				   err_t *err)
+static json_t *file_cp_create(app_t *app, const cpath_root_t *root, const char *rel, err_t *err)
 {
 	char top[4096], dir[4096];
 	int src = -1, dirfd = -1, pfd;
@@ -82,7 +87,7 @@ json_t *contents_checkpoint_create(app_t *app, const cpath_root_t *root, const c
 			log_msg(LOG_WARN, "contents", "cannot record a checkpoint's path");
 		close(pfd);
 	}
-	list = contents_checkpoint_list(app, rel);
+	list = file_cp_list(app, rel);
 	cp = json_incref(json_array_get(list, 0));
 	json_decref(list);
 out:
@@ -106,8 +111,8 @@ static int open_checkpoint(app_t *app, const char *rel, const char *id, err_t *e
 	return fd;
 }
 
-int contents_checkpoint_restore(app_t *app, const cpath_root_t *root, const char *rel,
-				const char *id, err_t *err)
+static int file_cp_restore(app_t *app, const cpath_root_t *root, const char *rel, const char *id,
+			   err_t *err)
 {
 	int fd = open_checkpoint(app, rel, id, err), dirfd = -1, rc;
 	size_t n = strlen(rel);
@@ -123,7 +128,7 @@ int contents_checkpoint_restore(app_t *app, const cpath_root_t *root, const char
 		rc = cfs_read_all(fd, &b, err);
 		if (rc)
 			goto out;
-		nb = json_loadb(b.data, b.len, 0, NULL);
+		nb = jparse(b.data, b.len, 0, NULL);
 		if (nb) {
 			contents_save_opts_t o = { .message = "restored from a checkpoint" };
 
@@ -154,7 +159,7 @@ static void remove_cp_dir(const char *dir)
 	rmdir(dir);
 }
 
-int contents_checkpoint_delete(app_t *app, const char *rel, const char *id, err_t *err)
+static int file_cp_delete(app_t *app, const char *rel, const char *id, err_t *err)
 {
 	char dir[4096];
 	int fd = open_checkpoint(app, rel, id, err);
@@ -216,4 +221,104 @@ void contents_checkpoints_move(app_t *app, const char *from, const char *to)
 		}
 	}
 	closedir(d);
+}
+
+/* --- notebooks: checkpoints are versions ----------------------------------- */
+
+static bool is_notebook(const char *rel)
+{
+	size_t n = strlen(rel);
+
+	return n > 6 && strcmp(rel + n - 6, ".ipynb") == 0;
+}
+
+/* [{"id": version, "last_modified"}] when the notebook has a checkpoint. */
+static json_t *version_cp_list(app_t *app, const char *rel)
+{
+	json_t *cp = NULL, *list;
+
+	if (store_checkpoint_get(app->store, rel, &cp, NULL) != 0)
+		return NULL;
+	list = json_pack("[{s:O, s:O}]", "id", json_object_get(cp, "version"), "last_modified",
+			 json_object_get(cp, "updated"));
+	json_decref(cp);
+	return list;
+}
+
+json_t *contents_checkpoint_list(app_t *app, const char *rel)
+{
+	json_t *list = is_notebook(rel) ? version_cp_list(app, rel) : NULL;
+
+	return list ? list : file_cp_list(app, rel);
+}
+
+json_t *contents_checkpoint_create(app_t *app, const cpath_root_t *root, const char *rel,
+				   err_t *err)
+{
+	char id[STORE_ID_LEN];
+	err_t serr = { 0 };
+	json_t *list, *cp;
+
+	if (!is_notebook(rel))
+		return file_cp_create(app, root, rel, err);
+	if (contents_sync_notebook(app, root, rel, id, &serr) != 0) {
+		if (serr.code != CG_EINVAL) {
+			*err = serr;
+			return NULL;
+		}
+		/* not a valid notebook: keep its bytes as they are */
+		return file_cp_create(app, root, rel, err);
+	}
+	if (store_checkpoint_set(app->store, rel, id, err) != 0)
+		return NULL;
+	list = version_cp_list(app, rel);
+	cp = json_incref(json_array_get(list, 0));
+	json_decref(list);
+	if (!cp)
+		err_set(err, CG_ESYS, "the checkpoint was not recorded");
+	return cp;
+}
+
+/* The version id of rel's checkpoint when it is `id`, else "" */
+static void version_cp_match(app_t *app, const char *rel, const char *id, char out[STORE_ID_LEN])
+{
+	json_t *cp = NULL;
+	const char *v;
+
+	out[0] = '\0';
+	if (!is_notebook(rel) || store_check_version_id(id, NULL) != 0 ||
+	    store_checkpoint_get(app->store, rel, &cp, NULL) != 0)
+		return;
+	v = json_string_value(json_object_get(cp, "version"));
+	if (v && strcmp(v, id) == 0)
+		snprintf(out, STORE_ID_LEN, "%s", v);
+	json_decref(cp);
+}
+
+int contents_checkpoint_restore(app_t *app, const cpath_root_t *root, const char *rel,
+				const char *id, err_t *err)
+{
+	contents_save_opts_t o = { .message = "restored from a checkpoint" };
+	char v[STORE_ID_LEN];
+	json_t *nb = NULL;
+	int rc;
+
+	version_cp_match(app, rel, id, v);
+	if (!v[0])
+		return file_cp_restore(app, root, rel, id, err);
+	if ((rc = store_load(app->store, v, &nb, err)))
+		return rc;
+	rc = contents_save_notebook(app, root, rel, nb, &o, NULL, err);
+	json_decref(nb);
+	return rc;
+}
+
+int contents_checkpoint_delete(app_t *app, const char *rel, const char *id, err_t *err)
+{
+	char v[STORE_ID_LEN];
+
+	version_cp_match(app, rel, id, v);
+	if (!v[0])
+		return file_cp_delete(app, rel, id, err);
+	return store_checkpoint_clear(app->store, rel, err);
 }

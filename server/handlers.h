@@ -48,5 +48,17 @@ void api_execution_get(http_req_t *req);
 
 /* api_replays.c */
 void api_replays(http_req_t *req);
+/* api_audit.c */
+void api_audit_log(http_req_t *req);
+
+/* api_prompts.c */
+void api_prompts_list(http_req_t *req);
+void api_prompt_get(http_req_t *req);
+void api_prompt_answer(http_req_t *req);
+/* Answers the requests waiting on prompts (?wait=) that are due: called
+ * when a prompt is asked, answered or timed out, and each second. */
+void prompts_notify(app_t *app);
+/* At stop: answers every waiting request 503. */
+void prompts_release_waiters(app_t *app);
 
 #endif

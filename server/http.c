@@ -13,10 +13,15 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../common/buf.h"
+#include "../common/jparse.h"
 #include "../common/log.h"
+#include "../notebook-store/pyjson.h"
 #include "../common/util.h"
+#include "../policy/policy.h"
 #include "app.h"
 #include "auth.h"
+#include "authz.h"
 #include "routes.h"
 
 #define CHUNK (64u << 10)
@@ -47,6 +52,7 @@ struct http_req {
 	size_t out_sent;
 	kv_t *out_headers;
 	size_t n_out_headers;
+	policy_cap_t *cap;
 };
 
 /* --- accessors ---------------------------------------------------------- */
@@ -113,6 +119,17 @@ app_t *http_app(const http_req_t *r)
 	return r->app;
 }
 
+policy_cap_t *http_cap(const http_req_t *r)
+{
+	return r->cap;
+}
+
+void http_set_cap(http_req_t *r, policy_cap_t *cap)
+{
+	policy_cap_unref(&r->cap);
+	r->cap = cap;
+}
+
 json_t *http_body_json(http_req_t *r)
 {
 	json_error_t jerr;
@@ -122,7 +139,7 @@ json_t *http_body_json(http_req_t *r)
 		http_respond_error(r, 400, "a JSON body is required");
 		return NULL;
 	}
-	v = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
+	v = jparse(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!v) {
 		http_respond_error(r, 400, "invalid JSON body at line %d: %s", jerr.line, jerr.text);
 		return NULL;
@@ -166,6 +183,7 @@ static void req_free(http_req_t *r)
 	buf_free(&r->out);
 	free(r->scratch);
 	free(r->content_type);
+	policy_cap_unref(&r->cap);
 	free(r);
 }
 
@@ -250,19 +268,24 @@ void http_respond(http_req_t *r, int status, const char *content_type, const voi
 		lws_callback_on_writable(r->wsi);
 }
 
+/* pyjson's compact form (keys sorted, UTF-8 as is) rather than jansson's
+ * json_dumps: it writes a 2 MB notebook model about five times faster. */
 void http_respond_json(http_req_t *r, int status, json_t *body)
 {
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	buf_t text;
 
-	json_decref(body);
-	if (!text) {
+	buf_init(&text, 0);
+	if (!body || pyjson_dump(body, -1, &text) != 0) {
+		json_decref(body);
+		buf_free(&text);
 		http_respond(r, 500, "application/json",
 			     "{\"message\":\"cannot encode the response\",\"reason\":\"Internal Server Error\"}",
 			     71);
 		return;
 	}
-	http_respond(r, status, "application/json", text, strlen(text));
-	free(text);
+	json_decref(body);
+	http_respond(r, status, "application/json", text.data, text.len);
+	buf_free(&text);
 }
 
 void http_respond_empty(http_req_t *r, int status)
@@ -515,12 +538,11 @@ void http_dispatch(http_req_t *r)
 		return;
 	}
 	route = route_match(r->path, r->method, r->scratch, r->params, &n_params);
+	/* before the 404: without credentials, which paths exist is not told */
+	if (!auth_admit(r, route && route->is_public))
+		return;
 	if (!route) {
 		http_respond_error(r, 404, "not found");
-		return;
-	}
-	if (!route->is_public && !auth_request_is_allowed(r)) {
-		http_respond_error(r, 403, "a valid token is required");
 		return;
 	}
 	if (!(route->methods & r->method)) {
@@ -528,6 +550,8 @@ void http_dispatch(http_req_t *r)
 		http_respond_error(r, 405, "%s is not allowed here", http_method_name(r->method));
 		return;
 	}
+	if (!route->is_public && !authz_route(r, route))
+		return;
 	route->handler(r);
 }
 

@@ -33,6 +33,7 @@ typedef enum http_method {
 
 typedef struct app app_t;
 typedef struct http_req http_req_t;
+typedef struct policy_cap policy_cap_t;
 typedef void (*http_handler_fn)(http_req_t *req);
 
 http_method_t http_method(const http_req_t *req);
@@ -50,6 +51,11 @@ const char *http_body(const http_req_t *req, size_t *len);
 /* The body as a JSON object; on failure answers 400 itself and returns NULL. */
 json_t *http_body_json(http_req_t *req);
 app_t *http_app(const http_req_t *req);
+/* The capability the request's credentials carry (auth.c sets it), or
+ * NULL before authentication. */
+policy_cap_t *http_cap(const http_req_t *req);
+/* Gives req the capability (steals the reference; replaces any before). */
+void http_set_cap(http_req_t *req, policy_cap_t *cap);
 /* True for NULL (absent), JSON null and strings: what an optional string
  * field of a request body may be. */
 bool json_is_optional_string(const json_t *v);

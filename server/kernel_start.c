@@ -1,10 +1,12 @@
 /* Starting a kernel for a request. See kernel_start.h. */
 #include "kernel_start.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "app.h"
+#include "authz.h"
 
 typedef struct start_op {
 	http_req_t *req;
@@ -26,6 +28,25 @@ char *kernel_default_spec(kmgr_t *mgr)
 	return name;
 }
 
+/* A launch is recorded with the sandbox and limits it got. */
+static void audit_launch(app_t *app, http_req_t *req, kernel_t *k)
+{
+	const sbx_limits_t *l = &app->cfg.kernel_limits;
+	policy_cap_t *cap = http_cap(req);
+	char resource[128], detail[512];
+
+	snprintf(resource, sizeof resource, "kernel %s", kernel_id(k));
+	snprintf(detail, sizeof detail,
+		 "%s for /%s in bubblewrap as uid %u, trust trusted; %s limits: memory %llu, "
+		 "processes %llu, open files %llu, file size %llu, cpu %llu s (0: none)",
+		 kernel_spec_name(k), kernel_session_name(k), (unsigned)app->cfg.kernel_uid,
+		 SBX_LIMITS_MECHANISM, (unsigned long long)l->memory_bytes,
+		 (unsigned long long)l->processes, (unsigned long long)l->open_files,
+		 (unsigned long long)l->file_size_bytes, (unsigned long long)l->cpu_seconds);
+	authz_audit(app, cap ? policy_cap_principal(cap) : "server-token", "execute", resource,
+		    "launch", detail);
+}
+
 static void on_ready(void *arg, int status, const char *message)
 {
 	start_op_t *op = arg;
@@ -40,6 +61,8 @@ static void on_ready(void *arg, int status, const char *message)
 			kernel_shutdown(k, NULL, NULL);
 		k = NULL;
 	}
+	if (k)
+		audit_launch(app, op->req, k);
 	/* a client that left still gets its kernel, as in Jupyter */
 	op->fn(op->req, k, op->arg);
 	http_release(op->req);
@@ -57,6 +80,12 @@ void kernel_start_for(http_req_t *req, const char *spec_name, const char *cwd_re
 
 	if (app->is_stopping) {
 		http_respond_error(req, 503, "the server is stopping");
+		fn(req, NULL, arg);
+		return;
+	}
+	/* a launch is a side effect: checked, and recorded, with what it runs where */
+	if (!authz_require_path(req, POLICY_EXECUTE,
+				session_name && *session_name ? session_name : cwd_rel, spec_name)) {
 		fn(req, NULL, arg);
 		return;
 	}

@@ -18,7 +18,11 @@
 #include "app.h"
 #include "app_kernels.h"
 #include "app_store.h"
+#include "auth.h"
+#include "authz.h"
+#include "cli_policy.h"
 #include "cli_replay.h"
+#include "handlers.h"
 #include "cli_store.h"
 #include "config.h"
 #include "lws.h"
@@ -34,6 +38,7 @@ typedef struct server {
 	char runtime_dir[64];
 	uv_signal_t sigint, sigterm;
 	uv_timer_t stop_deadline;
+	uv_timer_t prompt_sweep;  /* times out unanswered prompts */
 } server_t;
 
 static void close_handles(server_t *s)
@@ -41,6 +46,16 @@ static void close_handles(server_t *s)
 	uv_close((uv_handle_t *)&s->sigint, NULL);
 	uv_close((uv_handle_t *)&s->sigterm, NULL);
 	uv_close((uv_handle_t *)&s->stop_deadline, NULL);
+	uv_close((uv_handle_t *)&s->prompt_sweep, NULL);
+}
+
+static void on_prompt_sweep(uv_timer_t *t)
+{
+	server_t *s = t->data;
+
+	authz_prompts_expire(&s->app);
+	/* waits that ran out, clients that left */
+	prompts_notify(&s->app);
 }
 
 static void on_kernels_stopped(void *arg)
@@ -70,6 +85,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	}
 	log_info("server", "%s: stopping", strsignal(signum));
 	s->app.is_stopping = true;
+	prompts_release_waiters(&s->app);
 	uv_timer_start(&s->stop_deadline, on_stop_deadline, STOP_DEADLINE_MS, 0);
 	kmgr_shutdown_all(s->app.kernels, on_kernels_stopped, s);
 }
@@ -116,26 +132,40 @@ static int serve(int argc, char **argv)
 	uv_signal_init(s.app.loop, &s.sigint);
 	uv_signal_init(s.app.loop, &s.sigterm);
 	uv_timer_init(s.app.loop, &s.stop_deadline);
-	s.sigint.data = s.sigterm.data = s.stop_deadline.data = &s;
+	uv_timer_init(s.app.loop, &s.prompt_sweep);
+	s.sigint.data = s.sigterm.data = s.stop_deadline.data = s.prompt_sweep.data = &s;
 	uv_signal_start(&s.sigint, on_signal, SIGINT);
 	uv_signal_start(&s.sigterm, on_signal, SIGTERM);
 
-	if (app_store_check(&s.app, &err) || kernels_start(&s, &err) || listener_start(&s.app, &err)) {
+	s.app.policy = policy_open(s.app.cfg.state, s.app.cfg.policy_file, &err);
+	s.app.prompts = policy_prompts_new(s.app.cfg.prompt_timeout_s);
+	if (!s.app.prompts)
+		err_set(&err, CG_ESYS, "out of memory");
+	if (!s.app.policy || !s.app.prompts || auth_init(&s.app, &err) ||
+	    app_store_check(&s.app, &err) || kernels_start(&s, &err) ||
+	    listener_start(&s.app, &err)) {
 		fprintf(stderr, "cellgate: %s\n", err.msg);
 		goto out;
 	}
+	log_info("server", "policy: %zu principal(s) may hold capability tokens",
+		 policy_principal_count(s.app.policy));
 	log_info("server", "kernels run as uid %u in bubblewrap sandboxes",
 		 (unsigned)s.app.cfg.kernel_uid);
 	print_url(&s.app.cfg);
+	uv_timer_start(&s.prompt_sweep, on_prompt_sweep, 1000, 1000);
 	uv_run(s.app.loop, UV_RUN_DEFAULT);
 	rc = 0;
 out:
+	prompts_release_waiters(&s.app);
 	listener_stop(&s.app);
 	replays_free(&s.app.replays);
 	sessions_free(&s.app.sessions);
 	kmgr_free(&s.app.kernels);
 	recorder_free(&s.app.recorder);
 	app_store_close(&s.app);
+	policy_audit_close(&s.app.audit);
+	policy_close(&s.app.policy);
+	policy_prompts_free(&s.app.prompts);
 	close_handles(&s);
 	/* let libuv finish closing what lws and the manager closed */
 	for (int i = 0; i < 100 && uv_run(s.app.loop, UV_RUN_NOWAIT); i++)
@@ -150,6 +180,8 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: cellgate serve [options]   (cellgate serve --help for options)\n"
 			"       cellgate log|export|import|branch|diff ...   (the notebook store; --help)\n"
+			"       cellgate token mint|attenuate|inspect ...    (capability tokens; --help)\n"
+			"       cellgate audit verify|log ...                (the audit log; --help)\n"
 			"       cellgate replay NOTEBOOK[@VERSION|@BRANCH] [options]   (--help)\n");
 }
 
@@ -170,9 +202,10 @@ int main(int argc, char **argv)
 	}
 	if (cli_store_is_command(argv[1]))
 		return cli_store_main(argc - 1, argv + 1);
+	if (cli_policy_is_command(argv[1]))
+		return cli_policy_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "replay") == 0)
 		return cli_replay_main(argc - 1, argv + 1);
-
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage();
 		return 0;

@@ -704,6 +704,13 @@ json_t *replay_status(const replay_t *j)
 	return st;
 }
 
+const char *replay_path(const replay_t *j)
+{
+	const char *p = json_string_value(json_object_get(j->plan, "path"));
+
+	return p ? p : "";
+}
+
 const json_t *replay_report(const replay_t *j)
 {
 	return j->state == J_RUNNING ? NULL : j->report;

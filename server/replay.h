@@ -44,6 +44,8 @@ replay_t *replay_find(replays_t *all, const char *id);
 /* {"id", "version", "path", "state": "running"|"done"|"failed"|"cancelled",
  *  "progress": {"done", "total"}, "verdict"?, "error"?}. Caller owns it. */
 json_t *replay_status(const replay_t *job);
+/* The notebook path the job replays. */
+const char *replay_path(const replay_t *job);
 /* The finished report (borrowed), or NULL while running. */
 const json_t *replay_report(const replay_t *job);
 /* CG_ESTATE when the job is no longer running. */

@@ -4,40 +4,67 @@
 #include <string.h>
 
 #include "handlers.h"
+#include "login.h"
 
 #define GET HTTP_GET | HTTP_HEAD
-#define CONTENTS GET | HTTP_PUT | HTTP_POST | HTTP_PATCH | HTTP_DELETE
+#define WRITES HTTP_PUT | HTTP_POST | HTTP_PATCH | HTTP_DELETE
+
+/* Every route declares the capability it needs: an action on a kind of
+ * resource. http.c checks it (authz.c) before the handler runs. */
+#define R POLICY_READ
+#define W POLICY_WRITE
+#define X POLICY_EXECUTE
+#define ANY ROUTE_ANY_TOKEN
 
 const route_t routes[] = {
-	{ GET, "/api", api_root, false },
-	{ GET, "/api/status", api_status, false },
-	{ GET, "/api/me", api_me, false },
-	{ GET, "/api/kernelspecs", api_kernelspecs_list, false },
-	{ GET, "/api/kernelspecs/{name}", api_kernelspecs_get, false },
-	{ GET, "/kernelspecs/{name}/{file}", kernelspec_resource, false },
-	{ GET, "/api/kernels", api_kernels_list, false },
-	{ HTTP_POST, "/api/kernels", api_kernels_start, false },
-	{ GET, "/api/kernels/{id}", api_kernel_get, false },
-	{ HTTP_DELETE, "/api/kernels/{id}", api_kernel_delete, false },
-	{ HTTP_POST, "/api/kernels/{id}/interrupt", api_kernel_interrupt, false },
-	{ HTTP_POST, "/api/kernels/{id}/restart", api_kernel_restart, false },
-	{ GET, "/api/kernels/{id}/channels", api_kernel_channels_plain, false },
-	{ GET, "/api/sessions", api_sessions_list, false },
-	{ HTTP_POST, "/api/sessions", api_sessions_create, false },
-	{ GET, "/api/sessions/{id}", api_session_get, false },
-	{ HTTP_PATCH, "/api/sessions/{id}", api_session_patch, false },
-	{ HTTP_DELETE, "/api/sessions/{id}", api_session_delete, false },
-	{ CONTENTS, "/api/contents", api_contents, false },
-	{ CONTENTS, "/api/contents/{path*}", api_contents, false },
-	{ GET, "/api/cellgate/versions/{path*}", api_versions_log, false },
-	{ GET, "/api/cellgate/version/{id}", api_version_get, false },
-	{ GET | HTTP_POST | HTTP_DELETE, "/api/cellgate/branches/{path*}", api_versions_branches, false },
-	{ HTTP_POST, "/api/cellgate/checkout/{path*}", api_versions_checkout, false },
-	{ GET, "/api/cellgate/diff", api_versions_diff, false },
-	{ GET, "/api/cellgate/provenance/{path*}", api_provenance_get, false },
-	{ GET, "/api/cellgate/execution/{id}", api_execution_get, false },
-	{ GET | HTTP_POST, "/api/cellgate/replays", api_replays, false },
-	{ GET | HTTP_DELETE, "/api/cellgate/replays/{id}", api_replays, false },
+	{ GET, "/login", login_page, true, ROUTE_PUBLIC, RES_SERVER },
+	{ HTTP_POST, "/login", login_submit, true, ROUTE_PUBLIC, RES_SERVER },
+	{ GET, "/logout", logout_page, true, ROUTE_PUBLIC, RES_SERVER },
+	{ GET, "/api", api_root, false, ANY, RES_SERVER },
+	{ GET, "/api/status", api_status, false, R, RES_SERVER },
+	{ GET, "/api/me", api_me, false, ANY, RES_SERVER },
+	{ GET, "/api/kernelspecs", api_kernelspecs_list, false, R, RES_KERNELSPEC },
+	{ GET, "/api/kernelspecs/{name}", api_kernelspecs_get, false, R, RES_KERNELSPEC },
+	{ GET, "/kernelspecs/{name}/{file}", kernelspec_resource, false, R, RES_KERNELSPEC },
+	{ GET, "/api/kernels", api_kernels_list, false, R, RES_KERNEL },
+	{ HTTP_POST, "/api/kernels", api_kernels_start, false, X, RES_KERNEL },
+	{ GET, "/api/kernels/{id}", api_kernel_get, false, R, RES_KERNEL },
+	{ HTTP_DELETE, "/api/kernels/{id}", api_kernel_delete, false, X, RES_KERNEL },
+	{ HTTP_POST, "/api/kernels/{id}/interrupt", api_kernel_interrupt, false, X, RES_KERNEL },
+	{ HTTP_POST, "/api/kernels/{id}/restart", api_kernel_restart, false, X, RES_KERNEL },
+	{ GET, "/api/kernels/{id}/channels", api_kernel_channels_plain, false, X, RES_KERNEL },
+	{ GET, "/api/sessions", api_sessions_list, false, R, RES_SESSION },
+	{ HTTP_POST, "/api/sessions", api_sessions_create, false, X, RES_SESSION },
+	{ GET, "/api/sessions/{id}", api_session_get, false, R, RES_SESSION },
+	{ HTTP_PATCH, "/api/sessions/{id}", api_session_patch, false, X, RES_SESSION },
+	{ HTTP_DELETE, "/api/sessions/{id}", api_session_delete, false, X, RES_SESSION },
+	{ GET, "/api/contents", api_contents, false, R, RES_CONTENTS },
+	{ WRITES, "/api/contents", api_contents, false, W, RES_CONTENTS },
+	{ GET, "/api/contents/{path*}", api_contents, false, R, RES_CONTENTS },
+	{ WRITES, "/api/contents/{path*}", api_contents, false, W, RES_CONTENTS },
+	{ GET, "/api/cellgate/versions/{path*}", api_versions_log, false, R, RES_CONTENTS },
+	{ GET, "/api/cellgate/version/{id}", api_version_get, false, R, RES_VERSION },
+	{ GET, "/api/cellgate/branches/{path*}", api_versions_branches, false, R, RES_CONTENTS },
+	{ HTTP_POST | HTTP_DELETE, "/api/cellgate/branches/{path*}", api_versions_branches, false,
+	  W, RES_CONTENTS },
+	{ HTTP_POST, "/api/cellgate/checkout/{path*}", api_versions_checkout, false, W,
+	  RES_CONTENTS },
+	{ GET, "/api/cellgate/diff", api_versions_diff, false, R, RES_DIFF },
+	/* every token sees the prompts it asked, and those it may answer */
+	{ GET, "/api/cellgate/prompts", api_prompts_list, false, ANY, RES_SERVER },
+	{ GET, "/api/cellgate/prompts/{id}", api_prompt_get, false, ANY, RES_SERVER },
+	{ HTTP_POST, "/api/cellgate/prompts/{id}", api_prompt_answer, false, POLICY_APPROVE,
+	  RES_PROMPT },
+	{ GET, "/api/cellgate/audit", api_audit_log, false, POLICY_ADMIN, RES_SERVER },
+	/* provenance is read as its notebook is; an execution record, a replay
+	 * and a version's reports are checked again on their notebook's path by
+	 * the handler, once it is known (as a new kernel is) */
+	{ GET, "/api/cellgate/provenance/{path*}", api_provenance_get, false, R, RES_CONTENTS },
+	{ GET, "/api/cellgate/execution/{id}", api_execution_get, false, R, RES_SERVER },
+	{ GET, "/api/cellgate/replays", api_replays, false, R, RES_SERVER },
+	{ HTTP_POST, "/api/cellgate/replays", api_replays, false, POLICY_REPLAY, RES_SERVER },
+	{ GET, "/api/cellgate/replays/{id}", api_replays, false, R, RES_SERVER },
+	{ HTTP_DELETE, "/api/cellgate/replays/{id}", api_replays, false, POLICY_REPLAY, RES_SERVER },
 };
 
 const size_t n_routes = sizeof routes / sizeof *routes;

@@ -9,13 +9,38 @@
 
 #include <stdbool.h>
 
+#include "../policy/policy.h"
 #include "http.h"
+
+/*
+ * What a route acts on, so the check before dispatch (authz.c) can name
+ * the resource from the route's parameters: a kernel id becomes its
+ * notebook's path and kernelspec, a version id its notebook's path.
+ */
+typedef enum route_resource {
+	RES_NONE = 0,     /* undeclared: the route-table test fails on it */
+	RES_SERVER,       /* the server itself: version, status, identity */
+	RES_KERNELSPEC,   /* {name}: one kernelspec; without: the (filtered) list */
+	RES_KERNEL,       /* {id}: one kernel; without: the (filtered) list, or a new one */
+	RES_SESSION,      /* {id}: one session; without: the (filtered) list, or a new one */
+	RES_CONTENTS,     /* {path*}: a workspace path */
+	RES_VERSION,      /* {id}: one stored version, by its notebook's path */
+	RES_DIFF,         /* ?from=&to=: two stored versions */
+	RES_PROMPT,       /* {id}: a pending prompt, by the path it is about */
+} route_resource_t;
+
+/* route_t.need besides policy_action_t bits: any valid token will do. */
+#define ROUTE_ANY_TOKEN 0x100u
+/* ... or none at all (then is_public is true too). */
+#define ROUTE_PUBLIC 0x200u
 
 typedef struct route {
 	unsigned methods;      /* http_method_t bits */
 	const char *pattern;
 	http_handler_fn handler;
 	bool is_public;        /* served without a token (none yet) */
+	unsigned need;         /* the policy action it needs (one bit), or ROUTE_* */
+	route_resource_t res;  /* what the action is on */
 } route_t;
 
 extern const route_t routes[];

@@ -14,6 +14,7 @@
 #include "../common/util.h"
 #include "app.h"
 #include "auth.h"
+#include "authz.h"
 #include "handlers.h"
 #include "http_private.h"
 #include "routes.h"
@@ -33,6 +34,7 @@ struct ws_conn {
 	struct lws *wsi;
 	app_t *app;
 	kclient_t *client;
+	policy_cap_t *cap;     /* whose channels these are: executions are counted */
 	bool is_v1;
 	char session_id[SESSION_ID_MAX + 1];
 	buf_t rx;              /* the message being received, across fragments */
@@ -48,7 +50,7 @@ struct ws_conn {
 /* The upgrade request as an http_req_t (headers, query, route params), or
  * NULL when the path is not a channels URL. *status says why it failed. */
 static http_req_t *upgrade_request(struct lws *wsi, app_t *app, const char **kid,
-				   int *status)
+				   int *status, const char **why)
 {
 	char uri[2048], *scratch;
 	const char *path, *params[HTTP_MAX_PARAMS] = { 0 };
@@ -76,7 +78,7 @@ static http_req_t *upgrade_request(struct lws *wsi, app_t *app, const char **kid
 		http_copy_query(req, wsi);
 		http_req_adopt_params(req, scratch, params, n_params);
 		*kid = http_param(req, 0);
-		*status = auth_request_is_allowed(req) ? 0 : 403;
+		*status = auth_ws_status(req, why);
 	} else {
 		free(scratch);
 	}
@@ -96,11 +98,14 @@ static int refuse_upgrade(struct lws *wsi, int status, const char *message)
 {
 	unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start;
 	unsigned char *end = hdr + sizeof hdr - 1;
-	unsigned char body[LWS_PRE + 512];
-	int n;
+	unsigned char body[LWS_PRE + 2048];
+	json_t *err = json_pack("{s:s, s:s}", "message", message, "reason",
+				http_status_phrase(status));
+	char *text = err ? json_dumps(err, JSON_COMPACT) : NULL;
+	int n = text ? snprintf((char *)body + LWS_PRE, sizeof body - LWS_PRE, "%s", text) : -1;
 
-	n = snprintf((char *)body + LWS_PRE, sizeof body - LWS_PRE,
-		     "{\"message\": \"%s\", \"reason\": \"%s\"}", message, http_status_phrase(status));
+	free(text);
+	json_decref(err);
 	if (n < 0 || (size_t)n >= sizeof body - LWS_PRE)
 		return -1;
 	if (lws_add_http_common_headers(wsi, (unsigned)status, "application/json",
@@ -112,20 +117,32 @@ static int refuse_upgrade(struct lws *wsi, int status, const char *message)
 	return 1;
 }
 
+/* The request's capability; the server's own credentials are root. */
+static policy_cap_t *ws_cap_of(http_req_t *req)
+{
+	if (!http_cap(req))
+		http_set_cap(req, policy_cap_root());
+	return http_cap(req);
+}
+
 int ws_on_confirm_upgrade(struct lws *wsi, app_t *app)
 {
-	const char *kid = NULL;
+	const char *kid = NULL, *why = "";
 	int status, rc = 0;
-	http_req_t *req = upgrade_request(wsi, app, &kid, &status);
+	http_req_t *req = upgrade_request(wsi, app, &kid, &status, &why);
+	kernel_t *k = req && status == 0 && kid ? kmgr_find(app->kernels, kid) : NULL;
+	char message[POLICY_WHY_MAX + 700];
 
 	if (app->is_stopping)
 		rc = refuse_upgrade(wsi, 503, "the server is stopping");
 	else if (!req)
 		rc = refuse_upgrade(wsi, 404, "not found");
 	else if (status == 403)
-		rc = refuse_upgrade(wsi, 403, "a valid token is required");
-	else if (!kmgr_find(app->kernels, kid))
+		rc = refuse_upgrade(wsi, 403, why);
+	else if (!k)
 		rc = refuse_upgrade(wsi, 404, "no such kernel");
+	else if ((status = authz_kernel_channels(app, ws_cap_of(req), k, message, sizeof message)))
+		rc = refuse_upgrade(wsi, status, message);
 	drop_request(req);
 	return rc;
 }
@@ -289,6 +306,7 @@ static void handle_message(ws_conn_t *ws, const void *data, size_t len, bool is_
 	wire_limits_t lim = wire_default_limits;
 	ws_decoded_t d;
 	err_t err = { 0 };
+	char why[POLICY_WHY_MAX];
 	int rc;
 
 	lim.max_total = ws->app->cfg.max_ws_message_bytes;
@@ -305,6 +323,10 @@ static void handle_message(ws_conn_t *ws, const void *data, size_t len, bool is_
 	} else if (!ws->client) {
 		report_error(ws, d.header_json, d.channel, "KernelGone",
 			     "the kernel is no longer running");
+	} else if (d.channel == KCH_SHELL && strcmp(d.msg->msg_type, "execute_request") == 0 &&
+		   !authz_count_execution(ws->app, ws->cap, kclient_kernel(ws->client), why,
+					  sizeof why)) {
+		report_error(ws, d.header_json, d.channel, "ExecutionLimit", why);
 	} else if (kclient_send(ws->client, d.channel, d.msg, &err)) {
 		report_error(ws, d.header_json, d.channel, "KernelUnavailable", err.msg);
 	}
@@ -348,9 +370,9 @@ static void choose_session_id(ws_conn_t *ws, const char *requested)
 
 int ws_on_established(struct lws *wsi, app_t *app, ws_conn_t **slot)
 {
-	const char *kid = NULL, *protocol = lws_get_protocol(wsi)->name;
+	const char *kid = NULL, *why = "", *protocol = lws_get_protocol(wsi)->name;
 	int status;
-	http_req_t *req = upgrade_request(wsi, app, &kid, &status);
+	http_req_t *req = upgrade_request(wsi, app, &kid, &status, &why);
 	kernel_t *k = req && status == 0 ? kmgr_find(app->kernels, kid) : NULL;
 	ws_conn_t *ws;
 	err_t err = { 0 };
@@ -369,6 +391,7 @@ int ws_on_established(struct lws *wsi, app_t *app, ws_conn_t **slot)
 	ws->is_v1 = strcmp(protocol, WS_V1_PROTOCOL) == 0;
 	buf_init(&ws->rx, app->cfg.max_ws_message_bytes);
 	choose_session_id(ws, http_query(req, "session_id"));
+	ws->cap = policy_cap_ref(ws_cap_of(req));
 	drop_request(req);
 	*slot = ws;
 	ws->client = kernel_attach(k, ws->session_id, &sink, ws, &err);
@@ -377,8 +400,8 @@ int ws_on_established(struct lws *wsi, app_t *app, ws_conn_t **slot)
 		ws_on_closed(slot);
 		return -1;
 	}
-	/* the token's principal; policy/ will name users */
-	kclient_set_principal(ws->client, "token");
+	/* who runs code here, for the execution records */
+	kclient_set_principal(ws->client, policy_cap_principal(ws->cap));
 	log_debug("ws", "session %.8s attached to kernel %.8s (%s)", ws->session_id,
 		  kernel_id(kclient_kernel(ws->client)), ws->is_v1 ? "v1" : "legacy");
 	return 0;
@@ -401,5 +424,6 @@ void ws_on_closed(ws_conn_t **slot)
 		free(f);
 	}
 	buf_free(&ws->rx);
+	policy_cap_unref(&ws->cap);
 	free(ws);
 }

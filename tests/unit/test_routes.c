@@ -4,7 +4,10 @@
  * that lacks the method (the caller answers 405), and anything else --
  * unknown paths, empty or extra segments -- matches nothing (404). The
  * table itself is checked for shape: absolute patterns, no two routes for
- * one pattern and method, nothing served without the token.
+ * one pattern and method, nothing served without the token but the login
+ * form and logout, and every route declaring the capability it needs (an
+ * action on a resource kind), reads for GET and something stronger for
+ * everything else.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +20,7 @@
 #include <string.h>
 
 #include "../../server/handlers.h"
+#include "../../server/login.h"
 #include "../../server/routes.h"
 
 #define ALL_METHODS \
@@ -63,6 +67,9 @@ typedef struct route_case {
 
 /* Every route of the table, reached by a real request. */
 static const route_case_t cases[] = {
+	{ HTTP_GET, "/login", login_page, "/login", 0, NULL, NULL },
+	{ HTTP_POST, "/login", login_submit, "/login", 0, NULL, NULL },
+	{ HTTP_GET, "/logout", logout_page, "/logout", 0, NULL, NULL },
 	{ HTTP_GET, "/api", api_root, "/api", 0, NULL, NULL },
 	{ HTTP_GET, "/api/status", api_status, "/api/status", 0, NULL, NULL },
 	{ HTTP_GET, "/api/me", api_me, "/api/me", 0, NULL, NULL },
@@ -90,6 +97,8 @@ static const route_case_t cases[] = {
 	  NULL },
 	{ HTTP_GET, "/api/contents", api_contents, "/api/contents", 0, NULL, NULL },
 	{ HTTP_PUT, "/api/contents/", api_contents, "/api/contents", 0, NULL, NULL },
+	{ HTTP_GET, "/api/contents/a/b.ipynb", api_contents, "/api/contents/{path*}", 1,
+	  "a/b.ipynb", NULL },
 	{ HTTP_PATCH, "/api/contents/a/b c.ipynb", api_contents, "/api/contents/{path*}", 1,
 	  "a/b c.ipynb", NULL },
 	{ HTTP_POST, "/api/contents/d/x.txt/checkpoints/checkpoint", api_contents,
@@ -113,8 +122,18 @@ static const route_case_t cases[] = {
 	{ HTTP_GET, "/api/cellgate/execution/0123abcd", api_execution_get,
 	  "/api/cellgate/execution/{id}", 1, "0123abcd", NULL },
 	{ HTTP_POST, "/api/cellgate/replays", api_replays, "/api/cellgate/replays", 0, NULL, NULL },
+	{ HTTP_GET, "/api/cellgate/replays", api_replays, "/api/cellgate/replays", 0, NULL, NULL },
 	{ HTTP_DELETE, "/api/cellgate/replays/0123abcd", api_replays,
 	  "/api/cellgate/replays/{id}", 1, "0123abcd", NULL },
+	{ HTTP_GET, "/api/cellgate/replays/0123abcd", api_replays,
+	  "/api/cellgate/replays/{id}", 1, "0123abcd", NULL },
+	{ HTTP_GET, "/api/cellgate/prompts", api_prompts_list, "/api/cellgate/prompts", 0, NULL,
+	  NULL },
+	{ HTTP_GET, "/api/cellgate/prompts/p-1", api_prompt_get, "/api/cellgate/prompts/{id}", 1,
+	  "p-1", NULL },
+	{ HTTP_POST, "/api/cellgate/prompts/p-1", api_prompt_answer, "/api/cellgate/prompts/{id}", 1,
+	  "p-1", NULL },
+	{ HTTP_GET, "/api/cellgate/audit", api_audit_log, "/api/cellgate/audit", 0, NULL, NULL },
 	/* HEAD is served wherever GET is */
 	{ HTTP_HEAD, "/api/kernels", api_kernels_list, "/api/kernels", 0, NULL, NULL },
 	{ HTTP_HEAD, "/kernelspecs/py/logo-svg.svg", kernelspec_resource,
@@ -162,7 +181,72 @@ static void test_every_route(void **state)
 	for (size_t i = 0; i < n_routes; i++)
 		if (!is_hit[i])
 			fail_msg("route %s has no test case", routes[i].pattern);
-	assert_int_equal(n_routes, 29);
+	assert_int_equal(n_routes, 41);
+}
+
+/* Every route declares what it needs: one policy action on a resource kind,
+ * or ROUTE_ANY_TOKEN. A route added without a declaration fails here. */
+static void test_every_route_declares_a_capability(void **state)
+{
+	(void)state;
+
+	for (size_t i = 0; i < n_routes; i++) {
+		const route_t *r = &routes[i];
+		unsigned action = r->need & POLICY_ALL_ACTIONS;
+
+		if (r->need == 0 || r->res == RES_NONE)
+			fail_msg("route %s declares no capability", r->pattern);
+		if (r->need & ROUTE_PUBLIC) {
+			assert_true(r->is_public);
+			continue;
+		}
+		assert_false(r->is_public);
+		if (r->need == ROUTE_ANY_TOKEN)
+			continue;
+		/* exactly one action */
+		if (action == 0 || (action & (action - 1)) || (r->need & ~POLICY_ALL_ACTIONS))
+			fail_msg("route %s must need exactly one action", r->pattern);
+		/* reading never changes anything; a route that can is not a read */
+		if (r->methods & (HTTP_POST | HTTP_PUT | HTTP_PATCH | HTTP_DELETE))
+			assert_int_not_equal(action, POLICY_READ);
+	}
+}
+
+/* What some routes need, spelled out: a change here is a policy change. */
+static void test_capabilities(void **state)
+{
+	(void)state;
+	static const struct {
+		unsigned method;
+		const char *path;
+		unsigned need;
+		route_resource_t res;
+	} want[] = {
+		{ HTTP_GET, "/api/me", ROUTE_ANY_TOKEN, RES_SERVER },
+		{ HTTP_GET, "/api/status", POLICY_READ, RES_SERVER },
+		{ HTTP_GET, "/api/contents/a.ipynb", POLICY_READ, RES_CONTENTS },
+		{ HTTP_PUT, "/api/contents/a.ipynb", POLICY_WRITE, RES_CONTENTS },
+		{ HTTP_DELETE, "/api/contents/a", POLICY_WRITE, RES_CONTENTS },
+		{ HTTP_POST, "/api/kernels", POLICY_EXECUTE, RES_KERNEL },
+		{ HTTP_GET, "/api/kernels/k1/channels", POLICY_EXECUTE, RES_KERNEL },
+		{ HTTP_GET, "/api/kernelspecs", POLICY_READ, RES_KERNELSPEC },
+		{ HTTP_POST, "/api/sessions", POLICY_EXECUTE, RES_SESSION },
+		{ HTTP_GET, "/api/cellgate/version/0123", POLICY_READ, RES_VERSION },
+		{ HTTP_GET, "/api/cellgate/diff", POLICY_READ, RES_DIFF },
+		{ HTTP_POST, "/api/cellgate/prompts/p1", POLICY_APPROVE, RES_PROMPT },
+		{ HTTP_GET, "/api/cellgate/audit", POLICY_ADMIN, RES_SERVER },
+		{ HTTP_POST, "/api/cellgate/checkout/a.ipynb", POLICY_WRITE, RES_CONTENTS },
+		{ HTTP_DELETE, "/api/cellgate/branches/a.ipynb", POLICY_WRITE, RES_CONTENTS },
+	};
+
+	for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+		match_result_t r = match(want[i].path, want[i].method);
+
+		assert_non_null(r.route);
+		if (r.route->need != want[i].need || r.route->res != want[i].res)
+			fail_msg("%s: needs %#x on %d, expected %#x on %d", want[i].path,
+				 r.route->need, r.route->res, want[i].need, want[i].res);
+	}
 }
 
 static void test_get_and_post_differ(void **state)
@@ -311,8 +395,11 @@ static void test_table(void **state)
 		assert_non_null(r->handler);
 		assert_int_not_equal(r->methods, 0);
 		assert_int_equal(r->methods & ~(unsigned)ALL_METHODS, 0);
-		/* docs/protocol.md: every URL needs the token */
-		assert_false(r->is_public);
+		/* docs/protocol.md: every URL needs the token, but the login
+		 * form and logout (auth.h), which no handler trusts */
+		if (r->is_public && strcmp(r->pattern, "/login") != 0 &&
+		    strcmp(r->pattern, "/logout") != 0)
+			fail_msg("%s is served without the token", r->pattern);
 		for (size_t j = 0; j < n_routes; j++) {
 			if (j == i || strcmp(routes[j].pattern, r->pattern) != 0)
 				continue;
@@ -349,6 +436,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_route),
+		cmocka_unit_test(test_every_route_declares_a_capability),
+		cmocka_unit_test(test_capabilities),
 		cmocka_unit_test(test_get_and_post_differ),
 		cmocka_unit_test(test_wrong_method),
 		cmocka_unit_test(test_no_match),

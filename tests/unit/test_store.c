@@ -489,6 +489,95 @@ static void test_checkout_and_sync(void **state)
 	json_decref(nb);
 }
 
+static const char *branch_name(json_t *list, size_t i)
+{
+	return json_string_value(json_object_get(json_array_get(list, i), "name"));
+}
+
+/* Renames and deletes carry the mutable part of a history (branches,
+ * checkout record, checkpoint) and leave every version readable. */
+static void test_paths(void **state)
+{
+	fixture_t *f = *state;
+	json_t *nb = make_notebook(2), *list = NULL, *co = NULL, *cp = NULL, *loaded = NULL;
+	char vx[STORE_ID_LEN], vy[STORE_ID_LEN], vz[STORE_ID_LEN], id[STORE_ID_LEN];
+	const char sha[STORE_HASH_LEN] = "0000000000000000000000000000000000000000000000000000000000000000";
+	err_t err = { 0 };
+
+	assert_int_equal(store_save(f->s, "a/x.ipynb", "main", NULL, nb, "t", "x", vx, &err), 0);
+	assert_int_equal(store_branch_create(f->s, "a/x.ipynb", "side", vx, &err), 0);
+	assert_int_equal(store_checkout_record(f->s, "a/x.ipynb", "main", vx, sha, &err), 0);
+	assert_int_equal(store_checkpoint_set(f->s, "a/x.ipynb", vx, &err), 0);
+	assert_int_equal(store_save(f->s, "a/sub/y.ipynb", "main", NULL, nb, "t", "y", vy, &err), 0);
+	assert_int_equal(store_save(f->s, "ab/z.ipynb", "main", NULL, nb, "t", "z", vz, &err), 0);
+
+	/* the checkpoint pointer is no branch anyone lists or can make */
+	assert_int_equal(store_branch_list(f->s, "a/x.ipynb", &list, &err), 0);
+	assert_int_equal(json_array_size(list), 2);
+	assert_string_equal(branch_name(list, 0), "main");
+	assert_string_equal(branch_name(list, 1), "side");
+	json_decref(list);
+	assert_int_equal(store_check_branch(STORE_CHECKPOINT_BRANCH, NULL), CG_EINVAL);
+
+	/* a directory moves with everything beneath it, not its prefix-sharing sibling */
+	assert_int_equal(store_path_move(f->s, "a", "b", &err), 0);
+	assert_int_equal(store_branch_head(f->s, "b/x.ipynb", "main", id, &err), 0);
+	assert_string_equal(id, vx);
+	assert_int_equal(store_branch_head(f->s, "b/x.ipynb", "side", id, &err), 0);
+	assert_int_equal(store_branch_head(f->s, "b/sub/y.ipynb", "main", id, &err), 0);
+	assert_string_equal(id, vy);
+	assert_int_equal(store_branch_head(f->s, "a/x.ipynb", "main", id, &err), CG_ENOTFOUND);
+	assert_int_equal(store_branch_head(f->s, "ab/z.ipynb", "main", id, &err), 0);
+	assert_int_equal(store_checkout_get(f->s, "b/x.ipynb", &co, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(co, "version")), vx);
+	json_decref(co);
+	assert_int_equal(store_checkpoint_get(f->s, "b/x.ipynb", &cp, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(cp, "version")), vx);
+	json_decref(cp);
+	assert_int_equal(store_checkout_get(f->s, "a/x.ipynb", &co, &err), CG_ENOTFOUND);
+
+	/* a delete keeps the branches under deleted/..., drops the rest */
+	assert_int_equal(store_path_forget(f->s, "b/x.ipynb", &err), 0);
+	assert_int_equal(store_branch_list(f->s, "b/x.ipynb", &list, &err), 0);
+	assert_int_equal(json_array_size(list), 2);
+	assert_memory_equal(branch_name(list, 0), "deleted/", 8);
+	assert_non_null(strstr(branch_name(list, 0), "/main"));
+	assert_non_null(strstr(branch_name(list, 1), "/side"));
+	assert_int_equal(store_check_branch(branch_name(list, 0), NULL), 0);
+	/* deleted twice: not renamed again */
+	assert_int_equal(store_path_forget(f->s, "b/x.ipynb", &err), 0);
+	{
+		json_t *again = NULL;
+
+		assert_int_equal(store_branch_list(f->s, "b/x.ipynb", &again, &err), 0);
+		assert_true(json_equal(again, list));
+		json_decref(again);
+	}
+	json_decref(list);
+	assert_int_equal(store_checkout_get(f->s, "b/x.ipynb", &co, &err), CG_ENOTFOUND);
+	assert_int_equal(store_checkpoint_get(f->s, "b/x.ipynb", &cp, &err), CG_ENOTFOUND);
+	assert_int_equal(store_load(f->s, vx, &loaded, &err), 0);
+	json_decref(loaded);
+
+	/* moving onto a path with records left: they step aside */
+	assert_int_equal(store_save(f->s, "c.ipynb", "main", NULL, nb, "t", "c", id, &err), 0);
+	assert_int_equal(store_path_move(f->s, "ab/z.ipynb", "c.ipynb", &err), 0);
+	assert_int_equal(store_branch_head(f->s, "c.ipynb", "main", id, &err), 0);
+	assert_string_equal(id, vz);
+	assert_int_equal(store_branch_list(f->s, "c.ipynb", &list, &err), 0);
+	assert_int_equal(json_array_size(list), 2);
+	json_decref(list);
+
+	/* the paths with a working copy, for the start */
+	assert_int_equal(store_checkout_record(f->s, "c.ipynb", "main", vz, sha, &err), 0);
+	assert_int_equal(store_checkout_paths(f->s, &list, &err), 0);
+	assert_int_equal(json_array_size(list), 1);
+	assert_string_equal(json_string_value(json_array_get(list, 0)), "c.ipynb");
+	json_decref(list);
+	assert_int_equal(store_checkpoint_clear(f->s, "c.ipynb", &err), 0);
+	json_decref(nb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -500,6 +589,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refuses_invalid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_atomic_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checkout_and_sync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_paths, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

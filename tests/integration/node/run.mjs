@@ -25,7 +25,7 @@
 import services from '@jupyterlab/services';
 import WebSocket from 'ws';
 
-const { ServerConnection, KernelSpecManager, KernelManager, SessionManager } = services;
+const { ServerConnection, KernelSpecManager, KernelManager, SessionManager, ContentsManager } = services;
 
 const V1 = 'v1.kernel.websocket.jupyter.org';
 const BASE_URL = ensureSlash(process.env.CELLGATE_URL || 'http://127.0.0.1:8888/');
@@ -250,6 +250,191 @@ function checkNegotiatedProtocol() {
   return true;
 }
 
+
+// ---------------------------------------------------------------------------
+// Contents: the calls JupyterLab's file browser and notebook panel make,
+// through the library's ContentsManager (which validates every model).
+
+// The HTTP status of a failed library call (a ServerConnection.ResponseError).
+async function statusOf(promise) {
+  try {
+    await promise;
+  } catch (err) {
+    if (err?.response) return err.response.status;
+    throw err;
+  }
+  return 200;
+}
+
+async function assertGone(path) {
+  const st = await statusOf(ctx.contents.get(path, { content: false }));
+  assertEq(st, 404, `GET ${path} after it was moved or deleted`);
+}
+
+// A directory of its own per run, so the runs of one server do not meet.
+function contentsDir() {
+  if (!ctx.contentsDir) ctx.contentsDir = `it-contents-${KERNEL}-${WS_PROTOCOL}-${Date.now().toString(36)}`;
+  return ctx.contentsDir;
+}
+
+function sampleNotebook(text) {
+  return {
+    cells: [
+      { cell_type: 'markdown', id: 'md-1', metadata: {}, source: `# ${text}\nünïcode ✓` },
+      {
+        cell_type: 'code', id: 'code-1', execution_count: 1, metadata: { tags: ['t'] }, source: 'print("hi")\n1+1',
+        outputs: [
+          { output_type: 'stream', name: 'stdout', text: 'hi\n' },
+          { output_type: 'execute_result', execution_count: 1, metadata: {}, data: { 'text/plain': '2' } }
+        ]
+      },
+      { cell_type: 'raw', id: 'raw-1', metadata: {}, source: text }
+    ],
+    metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }, custom: { kept: true } },
+    nbformat: 4,
+    nbformat_minor: 5
+  };
+}
+
+function sourceOf(nb, i) {
+  const src = nb.cells[i].source;
+  return Array.isArray(src) ? src.join('') : src;
+}
+
+// Checkpoint: create one, see it listed, change the file, restore it, and
+// delete it. `check` says whether the file shows the checkpointed content.
+async function checkpointRoundTrip(path, change, check) {
+  const cm = ctx.contents;
+  const cp = await cm.createCheckpoint(path);
+  assert(cp.id && cp.last_modified, `checkpoint model ${JSON.stringify(cp)}`);
+  const list = await cm.listCheckpoints(path);
+  assert(list.some(c => c.id === cp.id), `listCheckpoints(${path}) ${JSON.stringify(list)} lacks ${cp.id}`);
+  await change();
+  assert(!(await check()), `${path} still shows the checkpointed content after a change`);
+  await cm.restoreCheckpoint(path, cp.id);
+  assert(await check(), `${path} does not show the checkpointed content after restoreCheckpoint`);
+  await cm.deleteCheckpoint(path, cp.id);
+  const after = await cm.listCheckpoints(path);
+  assert(!after.some(c => c.id === cp.id), `checkpoint ${cp.id} still listed after deleteCheckpoint`);
+}
+
+const contentsSteps = [
+  ['contents: directories', 10_000, async () => {
+    ctx.contents = new ContentsManager({ serverSettings });
+    const cm = ctx.contents;
+    const dir = contentsDir();
+    const made = await cm.newUntitled({ path: '', type: 'directory' });
+    assertEq(made.type, 'directory', 'newUntitled directory type');
+    const renamed = await cm.rename(made.path, dir);
+    assertEq(renamed.path, dir, 'renamed directory path');
+    await assertGone(made.path);
+    const listing = await cm.get(dir);
+    assertEq(listing.type, 'directory', 'GET directory type');
+    assert(Array.isArray(listing.content) && listing.content.length === 0, `new directory lists ${JSON.stringify(listing.content)}`);
+    const sub = await cm.save(`${dir}/sub`, { type: 'directory' });
+    assertEq(sub.type, 'directory', 'PUT directory type');
+    const moved = await cm.rename(`${dir}/sub`, `${dir}/sub2`);
+    assertEq(moved.name, 'sub2', 'renamed subdirectory name');
+    const again = await cm.get(dir);
+    assertEq(again.content.map(m => m.name).join(','), 'sub2', 'listing after the rename');
+    await cm.delete(`${dir}/sub2`);
+    await assertGone(`${dir}/sub2`);
+  }],
+
+  ['contents: notebooks', 20_000, async () => {
+    const cm = ctx.contents;
+    const dir = contentsDir();
+    const made = await cm.newUntitled({ path: dir, type: 'notebook' });
+    assertEq(made.path, `${dir}/Untitled.ipynb`, 'newUntitled notebook path');
+    assertEq(made.type, 'notebook', 'newUntitled notebook type');
+    const empty = await cm.get(made.path);
+    assertEq(empty.format, 'json', 'notebook format');
+    assertEq(empty.content.cells.length, 0, 'cells of a new notebook');
+    assertEq(empty.content.nbformat, 4, 'nbformat of a new notebook');
+    const saved = await cm.save(made.path, { type: 'notebook', format: 'json', content: sampleNotebook('first') });
+    assertEq(saved.type, 'notebook', 'saved model type');
+    assertEq(saved.content, null, 'the save answer carries no content');
+    const got = await cm.get(made.path);
+    assertEq(got.content.cells.length, 3, 'cells after the save');
+    assertEq(sourceOf(got.content, 0), '# first\nünïcode ✓', 'markdown source after the save');
+    assertEq(got.content.cells[1].outputs[1].data['text/plain'], '2', 'execute_result after the save');
+    assertEq(got.content.metadata.custom?.kept, true, 'unknown metadata kept');
+    const nbPath = `${dir}/nb.ipynb`;
+    const renamed = await cm.rename(made.path, nbPath);
+    assertEq(renamed.path, nbPath, 'renamed notebook path');
+    await assertGone(made.path);
+    assertEq(sourceOf((await cm.get(nbPath)).content, 2), 'first', 'content after the rename');
+    const copy = await cm.copy(nbPath, dir);
+    assertEq(copy.path, `${dir}/nb-Copy1.ipynb`, 'copy path');
+    assertEq(sourceOf((await cm.get(copy.path)).content, 2), 'first', 'content of the copy');
+    await checkpointRoundTrip(nbPath,
+      () => cm.save(nbPath, { type: 'notebook', format: 'json', content: sampleNotebook('second') }),
+      async () => sourceOf((await cm.get(nbPath)).content, 2) === 'first');
+    await cm.delete(copy.path);
+    await assertGone(copy.path);
+    await cm.delete(nbPath);
+    await assertGone(nbPath);
+  }],
+
+  ['contents: text files', 15_000, async () => {
+    const cm = ctx.contents;
+    const dir = contentsDir();
+    const made = await cm.newUntitled({ path: dir, type: 'file', ext: '.txt' });
+    assertEq(made.path, `${dir}/untitled.txt`, 'newUntitled file path');
+    const text = 'line 1\nünïcode ✓ 😀\n';
+    await cm.save(made.path, { type: 'file', format: 'text', content: text });
+    const got = await cm.get(made.path);
+    assertEq(got.format, 'text', 'text file format');
+    assertEq(got.content, text, 'text file content');
+    assertEq(got.mimetype, 'text/plain', 'text file mimetype');
+    const path = `${dir}/notes.txt`;
+    await cm.rename(made.path, path);
+    await assertGone(made.path);
+    const copy = await cm.copy(path, dir);
+    assertEq(copy.path, `${dir}/notes-Copy1.txt`, 'copy path');
+    assertEq((await cm.get(copy.path)).content, text, 'content of the copy');
+    await checkpointRoundTrip(path,
+      () => cm.save(path, { type: 'file', format: 'text', content: 'changed\n' }),
+      async () => (await cm.get(path)).content === text);
+    await cm.delete(copy.path);
+    await cm.delete(path);
+    await assertGone(path);
+  }],
+
+  ['contents: binary files', 15_000, async () => {
+    const cm = ctx.contents;
+    const dir = contentsDir();
+    const bytes = Buffer.from(Array.from({ length: 1024 }, (_, i) => (i * 7) & 255));
+    const b64 = bytes.toString('base64');
+    const path = `${dir}/data.bin`;
+    const saved = await cm.save(path, { type: 'file', format: 'base64', content: b64 });
+    assertEq(saved.path, path, 'saved binary path');
+    const got = await cm.get(path, { type: 'file', format: 'base64', content: true });
+    assertEq(got.format, 'base64', 'binary file format');
+    assertEq(Buffer.from(got.content.replace(/\n/g, ''), 'base64').equals(bytes), true, 'binary content round trip');
+    const plain = await cm.get(path);
+    assertEq(plain.format, 'base64', 'a file that is not UTF-8 comes back as base64');
+    const moved = `${dir}/data2.bin`;
+    await cm.rename(path, moved);
+    await assertGone(path);
+    const copy = await cm.copy(moved, dir);
+    assertEq(copy.path, `${dir}/data2-Copy1.bin`, 'copy path');
+    const copied = await cm.get(copy.path, { type: 'file', format: 'base64', content: true });
+    assertEq(Buffer.from(copied.content.replace(/\n/g, ''), 'base64').equals(bytes), true, 'content of the copy');
+    await checkpointRoundTrip(moved,
+      () => cm.save(moved, { type: 'file', format: 'base64', content: Buffer.from([0, 1, 2]).toString('base64') }),
+      async () => {
+        const m = await cm.get(moved, { type: 'file', format: 'base64', content: true });
+        return Buffer.from(m.content.replace(/\n/g, ''), 'base64').equals(bytes);
+      });
+    await cm.delete(copy.path);
+    await cm.delete(moved);
+    await assertGone(moved);
+    await cm.delete(dir);
+    await assertGone(dir);
+  }]
+];
+
 // ---------------------------------------------------------------------------
 // The steps. Each gets a timeout; they share state through `ctx` and stop at
 // the first failure, since later steps need the kernel earlier ones set up.
@@ -259,6 +444,8 @@ const ctx = {};
 const notices = [];
 
 const steps = [
+  ...contentsSteps,
+
   ['list kernelspecs', 5_000, async () => {
     ctx.specManager = new KernelSpecManager({ serverSettings });
     await ctx.specManager.ready;
@@ -487,7 +674,7 @@ async function cleanup() {
   if (ctx.session && !ctx.sessionShutDown) {
     try { await withTimeout(ctx.session.shutdown(), 5_000, 'cleanup shutdown'); } catch { /* reported already */ }
   }
-  for (const m of [ctx.sessionManager, ctx.kernelManager, ctx.specManager]) m?.dispose();
+  for (const m of [ctx.sessionManager, ctx.kernelManager, ctx.specManager, ctx.contents]) m?.dispose();
 }
 
 async function main() {

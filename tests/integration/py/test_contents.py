@@ -82,6 +82,7 @@ def test_get_text_binary_notebook(server):
     check_model(t, f"{d}/t.txt", "file", True)
     assert t["content"] == "héllo\n" and t["format"] == "text" and t["mimetype"] == "text/plain"
     b = api(server, "GET", f"/{d}/b.bin").json()
+    # (Jupyter Server 1.23 ends base64 content with a newline, as encodebytes does)
     assert b["format"] == "base64" and base64.b64decode(b["content"]) == raw
     assert b["mimetype"] == "application/octet-stream" and b["size"] == 256
     n = api(server, "GET", f"/{d}/n.ipynb").json()
@@ -91,7 +92,7 @@ def test_get_text_binary_notebook(server):
     # content=0, type and format
     m = api(server, "GET", f"/{d}/n.ipynb?content=0").json()
     check_model(m, f"{d}/n.ipynb", "notebook", False)
-    assert api(server, "GET", f"/{d}/t.txt?format=base64").json()["content"] == \
+    assert api(server, "GET", f"/{d}/t.txt?format=base64").json()["content"].rstrip("\n") == \
         base64.b64encode("héllo\n".encode()).decode()
     assert_json_error(server, api(server, "GET", f"/{d}/b.bin?format=text"), 400)
     assert api(server, "GET", f"/{d}/n.ipynb?type=file").json()["type"] == "file"
@@ -143,11 +144,16 @@ def test_put_created_then_ok(server):
         server.reference  # 1.23 keeps .ipynb_checkpoints in the directory
 
 
+# the reference saves an empty notebook or file for these two: cellgate refuses
+LAX = pytest.mark.cellgate_only(reason="Jupyter Server 1.23 saves a notebook without content "
+                                       "and decodes invalid base64 leniently")
+
+
 @pytest.mark.parametrize("body", [
     {"content": nb()},                                     # no type
-    {"type": "notebook"},                                  # no content
+    pytest.param({"type": "notebook"}, marks=LAX),         # no content
     {"type": "file", "content": "x"},                      # no format
-    {"type": "file", "format": "base64", "content": "!!!"},
+    pytest.param({"type": "file", "format": "base64", "content": "!!!"}, marks=LAX),
     {"type": "bogus", "content": "x"},
     {"type": "notebook", "content": "not a notebook"},
     {"type": "notebook", "content": {"nbformat": 3, "cells": []}},
@@ -165,7 +171,12 @@ def test_put_bad_model_is_400(server, body):
     assert os.listdir(os.path.join(server.workspace, d)) == []
 
 
-@pytest.mark.parametrize("raw", [b"{", b"[]", b"\"x\"", b"nul", b"{\"type\": \"file\", \"type\": 1}"])
+STRICT_JSON = pytest.mark.cellgate_only(reason="Jupyter Server 1.23 takes [] as no model and "
+                                                "duplicate keys as the last one")
+
+
+@pytest.mark.parametrize("raw", [b"{", pytest.param(b"[]", marks=STRICT_JSON), b"\"x\"", b"nul",
+                                 pytest.param(b"{\"type\": \"file\", \"type\": 1}", marks=STRICT_JSON)])
 def test_put_malformed_json_is_400(server, raw):
     r = api(server, "PUT", "/m.txt", data=raw, headers={"Content-Type": "application/json"})
     if server.reference and r.status_code == 500:
@@ -291,7 +302,9 @@ def test_rename(server):
     assert_json_error(server, api(server, "PATCH", f"/{d}/c.txt", json={"path": f"{d}/b.txt"}), 409)
     with open(os.path.join(server.workspace, d, "b.txt")) as f:
         assert f.read() == "b"
-    assert_json_error(server, api(server, "PATCH", f"/{d}/none", json={"path": f"{d}/z"}), 404)
+    # Jupyter Server 1.23 answers a rename of a missing file with a 500
+    assert_json_error(server, api(server, "PATCH", f"/{d}/none", json={"path": f"{d}/z"}),
+                      (404, 500) if server.reference else 404)
     # a directory moves with what is inside it
     api(server, "PUT", f"/{d}/sub", json={"type": "directory"})
     api(server, "PATCH", f"/{d}/c.txt", json={"path": f"{d}/sub/c.txt"})
@@ -339,7 +352,10 @@ def test_checkpoints(server):
     assert len(api(server, "GET", f"/{d}/n.ipynb").json()["content"]["cells"]) == 1
     assert api(server, "DELETE", f"/{d}/n.ipynb/checkpoints/{cp['id']}").status_code == 204
     assert api(server, "GET", f"/{d}/n.ipynb/checkpoints").json() == []
-    assert_json_error(server, api(server, "POST", f"/{d}/n.ipynb/checkpoints/{cp['id']}"), 404)
+    # Jupyter Server 1.23 answers a restore of a deleted checkpoint with a 500 and a traceback
+    r = api(server, "POST", f"/{d}/n.ipynb/checkpoints/{cp['id']}")
+    if not (server.reference and r.status_code == 500):
+        assert_json_error(server, r, 404)
     assert_json_error(server, api(server, "DELETE", f"/{d}/n.ipynb/checkpoints/nope"), 404)
 
 
@@ -375,9 +391,11 @@ def test_traversal_is_refused(server, path, method):
                                          headers={"Content-Type": "application/json"})
     except ConnectionError:
         return  # closing the connection is a refusal too
-    # lws resolves "/api/contents/%2e%2e" to "/api" itself: harmless
-    assert st in (400, 403, 404, 405) or (st == 200 and data.startswith(b'{"version"')), \
-        (st, data[:300])
+    # lws resolves "/api/contents/%2e%2e" to "/api" itself: harmless; 1.23
+    # fails on a NUL with a 500, and takes "/etc/passwd" as the workspace's
+    # etc/passwd (inside it: the checks below still hold)
+    assert st in (400, 403, 404, 405) or (st == 200 and b'"version"' in data) or \
+        (server.reference and (st == 500 or "etc" in path)), (st, data[:300])
     assert b"root:" not in data
     assert not os.path.exists("/etc/pwned") and not os.path.exists(os.path.join(server.tmp, "etc"))
 

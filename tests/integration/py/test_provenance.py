@@ -70,7 +70,7 @@ def test_provenance_answers_who_when_where_after_what(server, notebook):
     c = cells["c"]
     e = c["execution"]
     # who, when
-    assert e["principal"] == "token"
+    assert e["principal"] == "server-token"  # the server token's principal (policy/)
     assert e["started"] <= e["ended"] and e["requested"] <= e["started"]
     assert e["status"] == "ok" and e["execution_count"] == nb.cell("c")["execution_count"]
     assert e["code"] == "x + 1" and e["path"] == nb.path and e["cell_id"] == "c"

@@ -143,8 +143,11 @@ def test_untitled_copy_and_checkpoint_restore_are_versions(server):
     cp = r.json()["path"]
     assert cp != p and len(log(server, cp)["versions"]) == 1
     assert disk(server, cp) == disk(server, p)
-    # the checkpoint was taken at the first save (the empty notebook)
-    r = contents(server, "POST", f"{p}/checkpoints/checkpoint")
+    # the checkpoint is the first version (the empty notebook), by its id
+    cps = contents(server, "GET", f"{p}/checkpoints").json()
+    first = log(server, p)["versions"][-1]["id"]
+    assert [c["id"] for c in cps] == [first]
+    r = contents(server, "POST", f"{p}/checkpoints/{first}")
     assert r.status_code == 204, r.text
     lg = log(server, p)["versions"]
     assert len(lg) == 3 and lg[0]["message"] == "restored from a checkpoint"
