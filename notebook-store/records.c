@@ -383,7 +383,8 @@ static bool has_records(sqlite3_stmt *any, const json_t *cell)
 int records_link_version(store_t *s, const char *version, err_t *err)
 {
 	sqlite3_stmt *find = NULL, *ins = NULL, *any = NULL;
-	json_t *info = NULL, *nb = NULL, *cell;
+	json_t *info = NULL, *nb = NULL, *cell, *map = NULL;
+	char map_hash[STORE_HASH_LEN];
 	const char *path, *created;
 	size_t i;
 	int n = 0, rc;
@@ -407,9 +408,8 @@ int records_link_version(store_t *s, const char *version, err_t *err)
 			"SELECT id FROM executions WHERE cell_id = ?1 AND outputs = ?2 "
 			"AND (?3 IS NULL OR execution_count = ?3) AND ended <= ?4 "
 			"ORDER BY (path = ?5) DESC, seq DESC LIMIT 1", -1, &find, NULL) ||
-	    sqlite3_prepare_v2(s->db,
-			"INSERT INTO output_links (version, cell, cell_id, execution) VALUES (?1, ?2, ?3, ?4)",
-			-1, &ins, NULL)) {
+	    sqlite3_prepare_v2(s->db, "INSERT INTO output_links (version, links) VALUES (?1, ?2)",
+			       -1, &ins, NULL) || !(map = json_object())) {
 		rc = store_db_error(s, err, "preparing links");
 		goto rollback;
 	}
@@ -428,17 +428,23 @@ int records_link_version(store_t *s, const char *version, err_t *err)
 			find_producer(find, cell, outs_text, created, path, producer);
 			free(outs_text);
 		}
-		sqlite3_reset(ins);
-		sqlite3_clear_bindings(ins);
-		sqlite3_bind_text(ins, 1, version, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(ins, 2, (sqlite3_int64)i);
-		sqlite3_bind_text(ins, 3, str_or(cell, "id", ""), -1, SQLITE_STATIC);
-		if (producer[0])
-			sqlite3_bind_text(ins, 4, producer, -1, SQLITE_STATIC);
-		if (sqlite3_step(ins) != SQLITE_DONE) {
-			rc = store_db_error(s, err, "writing a link");
-			goto rollback;
+		if (producer[0]) {
+			char key[24];
+
+			snprintf(key, sizeof key, "%zu", i);
+			json_object_set_new(map, key, json_string(producer));
 		}
+	}
+	/* one row per version; the map is an object, so versions whose links
+	 * are the same (an unchanged save) share it */
+	if (json_object_size(map) && (rc = put_object(s, "blob", map, map_hash, err)))
+		goto rollback;
+	sqlite3_bind_text(ins, 1, version, -1, SQLITE_STATIC);
+	if (json_object_size(map))
+		sqlite3_bind_text(ins, 2, map_hash, -1, SQLITE_STATIC);
+	if (sqlite3_step(ins) != SQLITE_DONE) {
+		rc = store_db_error(s, err, "writing links");
+		goto rollback;
 	}
 commit:
 	if ((rc = store_exec(s, "COMMIT", err)) == 0)
@@ -449,31 +455,27 @@ out:
 	sqlite3_finalize(any);
 	sqlite3_finalize(find);
 	sqlite3_finalize(ins);
+	json_decref(map);
 	json_decref(info);
 	json_decref(nb);
 	return rc;
 }
 
-/* cell index -> execution id ("" when unrecorded), as a JSON object keyed by index. */
+/* cell index -> execution id (absent when unrecorded), as a JSON object keyed by index. */
 static json_t *read_links(store_t *s, const char *version, err_t *err)
 {
 	sqlite3_stmt *st = NULL;
-	json_t *links = json_object();
-	char key[24];
+	json_t *links = NULL;
 
-	if (sqlite3_prepare_v2(s->db, "SELECT cell, execution FROM output_links WHERE version = ?1",
-			       -1, &st, NULL)) {
+	if (sqlite3_prepare_v2(s->db, "SELECT links FROM output_links WHERE version = ?1", -1, &st, NULL)) {
 		store_db_error(s, err, "reading links");
-		json_decref(links);
 		return NULL;
 	}
 	sqlite3_bind_text(st, 1, version, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const unsigned char *e = sqlite3_column_text(st, 1);
-
-		snprintf(key, sizeof key, "%d", sqlite3_column_int(st, 0));
-		json_object_set_new(links, key, json_string(e ? (const char *)e : ""));
-	}
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		links = get_object(s, (const char *)sqlite3_column_text(st, 0), err);
+	else
+		links = json_object();  /* nothing recorded, or not linked */
 	sqlite3_finalize(st);
 	return links;
 }

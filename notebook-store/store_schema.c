@@ -103,12 +103,12 @@ static const char *const migrations[] = {
 	"  ended TEXT NOT NULL,"
 	"  record BLOB NOT NULL);"
 	"CREATE INDEX executions_by_cell ON executions(cell_id, seq);"
+	/* links: an object {cell index: execution id}, shared by versions
+	 * whose links are the same, so an unchanged save adds one small row;
+	 * NULL when no cell's outputs were recorded */
 	"CREATE TABLE output_links ("
-	"  version TEXT NOT NULL REFERENCES versions(id),"
-	"  cell INTEGER NOT NULL,"
-	"  cell_id TEXT NOT NULL,"
-	"  execution TEXT REFERENCES executions(id),"
-	"  PRIMARY KEY (version, cell));"
+	"  version TEXT PRIMARY KEY REFERENCES versions(id),"
+	"  links TEXT REFERENCES objects(hash));"
 	"CREATE TABLE replays ("
 	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
 	"  id TEXT NOT NULL UNIQUE,"

@@ -9,6 +9,8 @@
  *
  * Also the save hook (provenance.h). Errors are JSON {"message", "reason"}.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../common/log.h"
@@ -21,11 +23,11 @@
 #include "provenance.h"
 #include "recorder.h"
 
-void provenance_on_save(app_t *app, const char *version_id)
+void provenance_on_save(app_t *app, const char *path, const char *version_id)
 {
 	/* without a recorder nothing new can link: a later read links lazily */
 	if (app->recorder)
-		recorder_link_later(app->recorder, version_id);
+		recorder_link_later(app->recorder, path, version_id);
 }
 
 /* The version a request names: ?version=, else the head of the branch the
@@ -80,15 +82,12 @@ out:
 	return ok;
 }
 
-void api_provenance_get(http_req_t *req)
+static void answer(http_req_t *req, const char *version)
 {
 	app_t *app = http_app(req);
-	char version[STORE_ID_LEN];
 	json_t *prov = NULL;
 	err_t err = { 0 };
 
-	if (!app_store_ready(req) || !resolve_version(req, app, version))
-		return;
 	/* records still on their way to the store belong in the answer */
 	recorder_flush(app->recorder);
 	if (records_provenance(app->store, version, &prov, &err)) {
@@ -97,6 +96,66 @@ void api_provenance_get(http_req_t *req)
 	}
 	json_object_set_new(prov, "recording", json_boolean(app->recorder != NULL));
 	http_respond_json(req, 200, prov);
+}
+
+/* A request held while an execution of its notebook awaits only its reply. */
+typedef struct held {
+	uv_timer_t timer;
+	http_req_t *req;
+	char version[STORE_ID_LEN];
+	char path[STORE_MAX_PATH + 1];
+	int ticks;
+} held_t;
+
+#define HOLD_TICK_MS 20
+#define HOLD_MAX_TICKS 500  /* 10 s */
+
+static void on_held_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void on_hold_tick(uv_timer_t *t)
+{
+	held_t *h = t->data;
+	app_t *app = http_app(h->req);
+
+	if (http_is_open(h->req) && recorder_is_settling(app->recorder, h->path) &&
+	    ++h->ticks < HOLD_MAX_TICKS)
+		return;
+	uv_timer_stop(t);
+	if (http_is_open(h->req))
+		answer(h->req, h->version);
+	http_release(h->req);
+	uv_close((uv_handle_t *)t, on_held_closed);
+}
+
+void api_provenance_get(http_req_t *req)
+{
+	app_t *app = http_app(req);
+	char version[STORE_ID_LEN];
+	json_t *info = NULL;
+	const char *path;
+	held_t *h;
+
+	if (!app_store_ready(req) || !resolve_version(req, app, version))
+		return;
+	/* links are made once: not while a record of this notebook is a reply away */
+	if (store_version_info(app->store, version, &info, NULL) == 0 &&
+	    (path = json_string_value(json_object_get(info, "path"))) &&
+	    recorder_is_settling(app->recorder, path) && (h = calloc(1, sizeof *h))) {
+		h->req = req;
+		snprintf(h->version, sizeof h->version, "%s", version);
+		snprintf(h->path, sizeof h->path, "%s", path);
+		uv_timer_init(app->loop, &h->timer);
+		h->timer.data = h;
+		http_defer(req);
+		uv_timer_start(&h->timer, on_hold_tick, HOLD_TICK_MS, HOLD_TICK_MS);
+		json_decref(info);
+		return;
+	}
+	json_decref(info);
+	answer(req, version);
 }
 
 void api_execution_get(http_req_t *req)

@@ -10,6 +10,6 @@
 
 /* Never fails or delays the save: a link not made yet is made when the
  * version's provenance (or a replay of it) is first read. */
-void provenance_on_save(app_t *app, const char *version_id);
+void provenance_on_save(app_t *app, const char *path, const char *version_id);
 
 #endif

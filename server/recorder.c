@@ -33,6 +33,9 @@ extern char **environ;
  * batch goes to the worker: one transaction (and one fsync) for many. */
 #define BATCH_DELAY_MS 200
 #define BATCH_MAX 256
+/* A save waits this long at most for records of its notebook that are
+ * done but for their reply, before its outputs are linked. */
+#define LINK_WAIT_S 10.0
 
 /* What one record may keep of a kernel's output; past it, outputs are cut. */
 #define MAX_RECORD_OUTPUT ((size_t)64 << 20)
@@ -47,6 +50,7 @@ typedef struct pending {
 	size_t output_bytes;
 	bool clear_wait;
 	bool has_reply, has_idle, has_started;
+	char idle_at[ISO_TIME_LEN];  /* the kernel's last output came before this */
 	struct pending *next;
 } pending_t;
 
@@ -380,6 +384,7 @@ static void count_batch(recorder_t *r)
 }
 
 static void kick(recorder_t *r);
+static bool path_settling(const recorder_t *r, const char *path);
 
 static void after_work_cb(uv_work_t *req, int status)
 {
@@ -413,16 +418,60 @@ static void schedule(recorder_t *r)
 		uv_timer_start(r->delay, on_delay, BATCH_DELAY_MS, 0);
 }
 
+/* Whether an execution of the notebook at path has produced all its
+ * output (idle) but is still waiting for its reply: a save made in that
+ * moment holds its outputs, and its record is about to come. */
+bool recorder_is_settling(const recorder_t *r, const char *path)
+{
+	return r && path_settling(r, path);
+}
+
+static bool path_settling(const recorder_t *r, const char *path)
+{
+	for (const ktrack_t *t = r->kernels; t; t = t->next)
+		for (const pending_t *p = t->pending; p; p = p->next)
+			if (p->has_idle && strcmp(json_string_value(json_object_get(p->rec, "path")) ?: "", path) == 0)
+				return true;
+	return false;
+}
+
+/* The link requests that may go now; the others stay (at most LINK_WAIT_S). */
+static json_t *ready_links(recorder_t *r)
+{
+	json_t *ready = json_array(), *keep = json_array(), *l;
+	double now = util_unix_time();
+	size_t i;
+
+	json_array_foreach(r->links, i, l) {
+		bool wait = path_settling(r, json_string_value(json_object_get(l, "path"))) &&
+			    now - json_number_value(json_object_get(l, "since")) < LINK_WAIT_S;
+
+		if (wait)
+			json_array_append(keep, l);
+		else
+			json_array_append(ready, json_object_get(l, "version"));
+	}
+	json_decref(r->links);
+	r->links = keep;
+	return ready;
+}
+
 static void kick(recorder_t *r)
 {
 	if (r->delay)
 		uv_timer_stop(r->delay);
-	if (r->is_busy || (json_array_size(r->queue) == 0 && json_array_size(r->links) == 0))
+	if (r->is_busy)
 		return;
+	r->batch_links = ready_links(r);
+	if (json_array_size(r->links) && r->delay && !uv_is_active((uv_handle_t *)r->delay))
+		uv_timer_start(r->delay, on_delay, BATCH_DELAY_MS, 0);  /* look again */
+	if (json_array_size(r->queue) == 0 && json_array_size(r->batch_links) == 0) {
+		json_decref(r->batch_links);
+		r->batch_links = NULL;
+		return;
+	}
 	r->batch = r->queue;
 	r->queue = json_array();
-	r->batch_links = r->links;
-	r->links = json_array();
 	r->is_busy = true;
 	r->w.is_batch_done = false;
 	r->work.data = r;
@@ -437,9 +486,10 @@ static void kick(recorder_t *r)
 	}
 }
 
-void recorder_link_later(recorder_t *r, const char *version_id)
+void recorder_link_later(recorder_t *r, const char *path, const char *version_id)
 {
-	json_array_append_new(r->links, json_string(version_id));
+	json_array_append_new(r->links, json_pack("{s:s, s:s, s:f}", "version", version_id, "path",
+						  path, "since", util_unix_time()));
 	kick(r);
 }
 
@@ -674,7 +724,9 @@ static void finish(recorder_t *r, ktrack_t *t, pending_t *p, const char *status,
 		json_object_set_new(p->rec, "reason", json_string(why));
 	if (!json_object_get(p->rec, "started"))
 		json_object_set_new(p->rec, "started", json_string(now));
-	json_object_set_new(p->rec, "ended", json_string(now));
+	/* ended when its outputs were complete (idle), which a client may see,
+	 * and save, before the reply reaches us on the other socket */
+	json_object_set_new(p->rec, "ended", json_string(p->has_idle ? p->idle_at : now));
 	strip_display_ids(p->outputs);
 	json_object_set(p->rec, "outputs", p->outputs);
 	json_object_set(p->rec, "session", t->info);
@@ -804,6 +856,7 @@ static void on_kernel_msg(void *ctx, kernel_t *k, kchannel_t ch, const wire_msg_
 			started(t, p);
 		} else if (memmem(msg->content.data, msg->content.len, "\"idle\"", 6)) {
 			p->has_idle = true;
+			util_iso_time_now(p->idle_at);
 			if (p->has_reply)
 				finish(r, t, p, NULL, NULL);
 		}

@@ -30,9 +30,13 @@ recorder_t *recorder_new(app_t *app, err_t *err);
 void recorder_flush(recorder_t *r);
 /* Links a saved version's outputs to their executions on the worker, after
  * the records finished before it (records_link_version), so a save does not
- * wait for it; reading the version's provenance links it at once if the
- * worker has not yet. */
-void recorder_link_later(recorder_t *r, const char *version_id);
+ * wait for it; an execution of the same notebook whose outputs are complete
+ * but whose reply is still on its way is waited for (up to 10 s). Reading
+ * the version's provenance links it at once if the worker has not yet. */
+void recorder_link_later(recorder_t *r, const char *path, const char *version_id);
+/* True while an execution of the notebook at path has all its output but
+ * not yet its reply: its record is about to come (NULL r: false). */
+bool recorder_is_settling(const recorder_t *r, const char *path);
 /* Finishes the last batch and frees the recorder (the loop must still run
  * for the worker's completion; this waits for it). */
 void recorder_free(recorder_t **self_p);
