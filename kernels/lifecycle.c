@@ -165,6 +165,8 @@ static void on_iopub(void *arg, zsock_t *sock, const wire_slice_t *f, size_t n)
 			sbx_cell_end(k->sbx);
 		}
 	}
+	if (k->mgr->obs)
+		k->mgr->obs->kernel(k->mgr->obs_ctx, k, KCH_IOPUB, msg);
 	relay_iopub(k, msg);
 	wire_msg_unref(&msg);
 	check_ready(k);
@@ -287,7 +289,7 @@ static char *resolve_command(const char *cmd)
 	return strdup(cmd);
 }
 
-static char **build_argv(const kernel_t *k)
+char **lifecycle_argv(const kernel_t *k)
 {
 	char **argv = calloc(k->spec.argc + 1, sizeof *argv);
 
@@ -378,9 +380,10 @@ static void log_limits(const kernel_t *k)
 int lifecycle_launch(kernel_t *k, err_t *err)
 {
 	const kmgr_config_t *c = &k->mgr->cfg;
-	char **argv = build_argv(k), **env = build_env(k);
+	char **argv = lifecycle_argv(k), **env = build_env(k);
 	sbx_spec_t spec = {
-		.argv = argv, .env = env, .workspace = c->workspace, .cwd = k->cwd,
+		.argv = argv, .env = env, .workspace = c->workspace,
+		.workspace_snapshot = k->snapshot, .cwd = k->cwd,
 		.kernel_dir_fd = k->dir_fd, .hidden = c->hidden, .uid = c->uid, .gid = c->gid,
 		.bwrap = c->bwrap, .name = k->id, .is_plain = c->sandbox_plain,
 	};
@@ -420,6 +423,7 @@ int lifecycle_launch(kernel_t *k, err_t *err)
 		goto out;
 	}
 	log_limits(k);
+	kmgr_notify(k, KEV_LAUNCHED, NULL);
 	send_probe(k);
 	uv_timer_start(&k->start_timer, on_start_tick, PROBE_TICK_MS, PROBE_TICK_MS);
 out:
@@ -478,6 +482,7 @@ static void finish_shutdown(kernel_t *k)
 		}
 	}
 	log_info("kernels", "%.8s shut down", k->id);
+	kmgr_notify(k, KEV_ENDED, "the kernel was shut down");
 	fire_waiters(&k->ready_waiters, CG_ESTATE, "the kernel was shut down");
 	fire_waiters(&k->gone_waiters, 0, NULL);
 	lifecycle_free(k);
@@ -511,6 +516,7 @@ static void on_sandbox_exit(void *arg, int status)
 		return;
 	}
 	if (k->is_restarting) {
+		kmgr_notify(k, KEV_ENDED, "the kernel was restarted");
 		relaunch(k);
 		return;
 	}
@@ -548,6 +554,7 @@ static void kernel_die(kernel_t *k, const char *reason)
 	uv_timer_stop(&k->hb_timer);
 	if (k->sbx)
 		sbx_kill(k->sbx);
+	kmgr_notify(k, KEV_ENDED, reason);
 	relay_broadcast_status(k, "dead");
 	relay_kernel_died(k, reason);
 	fire_waiters(&k->ready_waiters, CG_ESTATE, reason);
@@ -770,6 +777,7 @@ void lifecycle_kill_now(kernel_t *k)
 
 void lifecycle_free(kernel_t *k)
 {
+	kmgr_notify(k, KEV_GONE, NULL);
 	relay_close_all(k, "the server is shutting down");
 	close_sockets(k);
 	sbx_free(&k->sbx);
@@ -783,6 +791,7 @@ void lifecycle_free(kernel_t *k)
 	kspec_clear(&k->spec);
 	free(k->cwd);
 	free(k->session_name);
+	free(k->snapshot);
 	free(k->dir);
 	free(k->reason);
 	free(k->limit_note);

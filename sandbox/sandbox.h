@@ -100,6 +100,7 @@ typedef struct sbx_spec {
 	char *const *argv;      /* the command inside; argv[0] an absolute path */
 	char *const *env;       /* NULL-terminated "NAME=value", already scrubbed */
 	const char *workspace;  /* host path, bound read-write at the same path */
+	const char *workspace_snapshot; /* when set: this host dir, read-only, at workspace's path */
 	const char *cwd;        /* absolute, inside the workspace */
 	int kernel_dir_fd;      /* bound read-write at SBX_KERNEL_DIR */
 	char *const *hidden;    /* host paths covered by an empty tmpfs, may be NULL */

@@ -18,6 +18,8 @@
 struct lws_context;
 typedef struct sessions sessions_t;
 typedef struct egress_broker egress_broker_t;
+typedef struct recorder recorder_t;
+typedef struct replays replays_t;
 
 struct app {
 	config_t cfg;
@@ -27,6 +29,8 @@ struct app {
 	sessions_t *sessions;
 	egress_broker_t *egress;  /* the sandboxes' way out (egress_broker.h) */
 	store_t *store;          /* STATE/store.sqlite: every notebook version */
+	recorder_t *recorder;    /* execution records; NULL with --no-record */
+	replays_t *replays;      /* replay jobs (replay.c) */
 	unsigned char login_key[32]; /* signs login cookies: auth_init, cookie.h */
 	policy_t *policy;        /* principals and the root key for capability tokens */
 	policy_audit_t *audit;   /* the audit log in the store file, opened on first use */

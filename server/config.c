@@ -63,6 +63,8 @@ static const opt_t opts[] = {
 	  "seconds a prompt waits for an answer before it counts as denied (default 120)" },
 	{ "allow-hidden", "CELLGATE_ALLOW_HIDDEN", OPT_BOOL, O(allow_hidden),
 	  "serve hidden files (default no)" },
+	{ "no-record", "CELLGATE_NO_RECORD", OPT_BOOL, O(no_record),
+	  "keep no execution records (no provenance, no replay; for comparisons)" },
 	{ "allow-origin", "CELLGATE_ALLOW_ORIGIN", OPT_STR, O(allow_origin),
 	  "origins (scheme://host[:port], comma-separated, or *) allowed besides the server's own" },
 	{ "allow-host", "CELLGATE_ALLOW_HOST", OPT_STR, O(allow_host),

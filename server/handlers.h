@@ -45,6 +45,12 @@ void api_versions_diff(http_req_t *req);
 /* egress_api.c: a kernel's egress decisions */
 void api_egress_get(http_req_t *req);
 
+/* api_provenance.c */
+void api_provenance_get(http_req_t *req);
+void api_execution_get(http_req_t *req);
+
+/* api_replays.c */
+void api_replays(http_req_t *req);
 /* api_audit.c */
 void api_audit_log(http_req_t *req);
 

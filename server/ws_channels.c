@@ -416,6 +416,8 @@ int ws_on_established(struct lws *wsi, app_t *app, ws_conn_t **slot)
 		ws_on_closed(slot);
 		return -1;
 	}
+	/* who runs code here, for the execution records */
+	kclient_set_principal(ws->client, policy_cap_principal(ws->cap));
 	log_debug("ws", "session %.8s attached to kernel %.8s (%s)", ws->session_id,
 		  kernel_id(kclient_kernel(ws->client)), ws->is_v1 ? "v1" : "legacy");
 	return 0;

@@ -117,6 +117,16 @@ static const route_case_t cases[] = {
 	{ HTTP_POST, "/api/cellgate/checkout/n.ipynb", api_versions_checkout,
 	  "/api/cellgate/checkout/{path*}", 1, "n.ipynb", NULL },
 	{ HTTP_GET, "/api/cellgate/diff", api_versions_diff, "/api/cellgate/diff", 0, NULL, NULL },
+	{ HTTP_GET, "/api/cellgate/provenance/d/n.ipynb", api_provenance_get,
+	  "/api/cellgate/provenance/{path*}", 1, "d/n.ipynb", NULL },
+	{ HTTP_GET, "/api/cellgate/execution/0123abcd", api_execution_get,
+	  "/api/cellgate/execution/{id}", 1, "0123abcd", NULL },
+	{ HTTP_POST, "/api/cellgate/replays", api_replays, "/api/cellgate/replays", 0, NULL, NULL },
+	{ HTTP_GET, "/api/cellgate/replays", api_replays, "/api/cellgate/replays", 0, NULL, NULL },
+	{ HTTP_DELETE, "/api/cellgate/replays/0123abcd", api_replays,
+	  "/api/cellgate/replays/{id}", 1, "0123abcd", NULL },
+	{ HTTP_GET, "/api/cellgate/replays/0123abcd", api_replays,
+	  "/api/cellgate/replays/{id}", 1, "0123abcd", NULL },
 	{ HTTP_GET, "/api/cellgate/prompts", api_prompts_list, "/api/cellgate/prompts", 0, NULL,
 	  NULL },
 	{ HTTP_GET, "/api/cellgate/prompts/p-1", api_prompt_get, "/api/cellgate/prompts/{id}", 1,
@@ -206,7 +216,7 @@ static void test_every_route(void **state)
 	for (size_t i = 0; i < n_routes; i++)
 		if (!is_hit[i])
 			fail_msg("route %s has no test case", routes[i].pattern);
-	assert_int_equal(n_routes, 57);
+	assert_int_equal(n_routes, 63);
 }
 
 /* Every route declares what it needs: one policy action on a resource kind,

@@ -209,6 +209,28 @@ def uniq(s, w):
     return {"u": uuid.uuid4().hex[:6]}
 
 
+def recorded(s, w):
+    """m/p.ipynb executed and saved through the server (its token), once:
+    its version, an execution record of it and a replay of it."""
+    if "exec" not in w:
+        from nbclient_ws import Notebook
+        nb = Notebook(s, "m/p.ipynb", [("a", "1 + 1")])
+        try:
+            nb.run("a")
+            w["pv"] = nb.save()
+        finally:
+            nb.close()
+        p = root(s, "GET", "/api/cellgate/provenance/m/p.ipynb").json()
+        w["exec"] = p["cells"][0]["execution"]["id"]
+        w["replay"] = root(s, "POST", "/api/cellgate/replays", json={"path": "m/p.ipynb"}).json()["id"]
+    return {k: w[k] for k in ("pv", "exec", "replay")}
+
+
+def fresh_replay(s, w):
+    recorded(s, w)
+    return {"id": root(s, "POST", "/api/cellgate/replays", json={"path": "m/p.ipynb"}).json()["id"]}
+
+
 # (method, route pattern, url, json body, action, resource path, kernelspec, setup)
 # "any" is a route any valid token may use. {x} in url and body come from
 # the world fixture and the case's setup.
@@ -311,6 +333,18 @@ CASES = [
      None, nothing),
     ("GET", "/api/cellgate/audit", "/api/cellgate/audit?limit=5", None, "admin", None, None,
      nothing),
+    ("GET", "/api/cellgate/provenance/{path*}", "/api/cellgate/provenance/m/n.ipynb", None, "read",
+     "m", None, nothing),
+    ("GET", "/api/cellgate/execution/{id}", "/api/cellgate/execution/{exec}", None, "read", "m",
+     None, recorded),
+    ("GET", "/api/cellgate/replays", "/api/cellgate/replays?version={pv}", None, "read", "m", None,
+     recorded),
+    ("POST", "/api/cellgate/replays", "/api/cellgate/replays", {"path": "m/p.ipynb"}, "replay", "m",
+     None, recorded),
+    ("GET", "/api/cellgate/replays/{id}", "/api/cellgate/replays/{replay}", None, "read", "m", None,
+     recorded),
+    ("DELETE", "/api/cellgate/replays/{id}", "/api/cellgate/replays/{id}", None, "replay", "m", None,
+     fresh_replay),
 ]
 
 def route_table(public=False):
@@ -869,3 +903,25 @@ def test_prompt_times_out(pserver):
                    for e in audit(server))
     finally:
         next(gen, None)
+
+
+def test_execution_records_name_the_tokens_principal(pserver, world, pat):
+    """Code run through a capability token is recorded as its principal's,
+    whoever saves the notebook afterwards; its provenance is read as the
+    notebook is."""
+    from nbclient_ws import Notebook
+    nb = Notebook(pserver, "m/who-ran.ipynb", [("a", "40 + 2")])
+    try:
+        nb.ws.close()
+        nb.ws = pserver.ws_connect(nb.kid, token=attenuate(pat, "action=execute", "path=m"))
+        nb.run("a")
+        v = nb.save()  # by the server's token
+    finally:
+        nb.close()
+    p = root(pserver, "GET", f"/api/cellgate/provenance/m/who-ran.ipynb?version={v}").json()
+    e = p["cells"][0]["execution"]
+    assert e["principal"] == "pat" and p["principal"] != "pat", (e["principal"], p["principal"])
+    reader = attenuate(pat, "action=read", "path=m")
+    assert pserver.request("GET", f"/api/cellgate/execution/{e['id']}", token=reader).status_code == 200
+    assert_forbidden(pserver.request("GET", f"/api/cellgate/execution/{e['id']}",
+                                     token=attenuate(pat, "action=read", "path=elsewhere")), "elsewhere")
