@@ -80,7 +80,14 @@ def test_provenance_answers_who_when_where_after_what(server, notebook):
     assert s["kernelspec"] == "python3" and s["kernel_id"] == nb.kid
     assert s["argv"][0].startswith("/") and "ipykernel_launcher" in s["argv"]
     assert s["sandbox"]["class"] == "trusted" and s["sandbox"]["backend"] == "bubblewrap"
-    assert s["sandbox"]["limits"]["mechanism"] == "rlimit"
+    # the limits the sandbox got, as the kernel model tells them, each with
+    # the mechanism that enforces it (cgroups where the server may make them)
+    limits = s["sandbox"]["limits"]
+    model = server.request("GET", f"/api/kernels/{nb.kid}").json()["limits"]
+    assert limits["memory_bytes"] == model["memory_bytes"] and limits["memory_bytes"] > 0
+    assert limits["mechanism"] == model["mechanism"]
+    assert limits["mechanism"]["memory"] in ("cgroup-v1", "cgroup-v2", "rlimit")
+    assert limits["mechanism"]["file_size"] == "rlimit"
     # with which packages: dpkg's versions of the interpreter, ipykernel and their dependencies
     env = s["environment"]
     assert env["source"] == "dpkg"
