@@ -377,10 +377,34 @@ static void log_limits(const kernel_t *k)
 	log_info("kernels", "%.8s limits (%s): %s", k->id, kernel_trust_class(k), line);
 }
 
+/* The kernel's program (argv[0]) and the egress relay as the sandbox's user
+ * can run them: themselves, or copies in the runtime directory when they
+ * sit where that user cannot reach (sandbox/program.c). */
+static int make_reachable(const kmgr_config_t *c, char **argv, const char *relay,
+			  char **relay_out, err_t *err)
+{
+	char *p;
+
+	if (argv[0] && argv[0][0] == '/') {
+		p = sbx_program_reachable(argv[0], c->runtime_dir, c->uid, c->gid, err);
+		if (!p)
+			return err->code ? err->code : CG_ESYS;
+		free(argv[0]);
+		argv[0] = p;
+	}
+	if (relay) {
+		*relay_out = sbx_program_reachable(relay, c->runtime_dir, c->uid, c->gid, err);
+		if (!*relay_out)
+			return err->code ? err->code : CG_ESYS;
+	}
+	return 0;
+}
+
 int lifecycle_launch(kernel_t *k, err_t *err)
 {
 	const kmgr_config_t *c = &k->mgr->cfg;
-	char **argv = lifecycle_argv(k), **env = build_env(k);
+	char **argv = lifecycle_argv(k), **env = build_env(k), *relay = NULL;
+	err_t local = { 0 };
 	sbx_spec_t spec = {
 		.argv = argv, .env = env, .workspace = c->workspace,
 		.workspace_snapshot = k->snapshot, .cwd = k->cwd,
@@ -413,6 +437,11 @@ int lifecycle_launch(kernel_t *k, err_t *err)
 		rc = err_set(err, CG_ESYS, "out of memory");
 		goto out;
 	}
+	rc = make_reachable(c, argv, spec.egress_relay, &relay, err ? err : &local);
+	if (rc)
+		goto out;
+	if (relay)
+		spec.egress_relay = relay;
 	rc = open_sockets(k, err);
 	if (rc)
 		goto out;
@@ -429,6 +458,7 @@ int lifecycle_launch(kernel_t *k, err_t *err)
 out:
 	free_strv(argv);
 	free_strv(env);
+	free(relay);
 	return rc;
 }
 

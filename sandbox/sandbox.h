@@ -200,4 +200,10 @@ void sbx_cleanup(void);
  * the path can be named (bound, hidden) from the sandbox's side. */
 bool sbx_path_is_reachable(const char *path, uid_t uid, gid_t gid);
 
+/* path itself when uid/gid can reach and execute it; else a copy made once
+ * in runtime_dir/programs (program.c), which the sandbox binds in. NULL
+ * with err set when it cannot be read or copied. Caller frees. */
+char *sbx_program_reachable(const char *path, const char *runtime_dir, uid_t uid, gid_t gid,
+			    err_t *err);
+
 #endif
