@@ -137,6 +137,10 @@ int kernel_wait_ready(kernel_t *k, kernel_done_fn done, void *arg);
 /* The kernel's trust class: its kernelspec's metadata.cellgate.trust_class,
  * "trusted" when it says none. */
 const char *kernel_trust_class(const kernel_t *k);
+/* The msg_id of the request the kernel says it is busy with (the kernel's
+ * word, printable characters only: shown to people, never trusted); ""
+ * when it is not busy. */
+void kernel_busy_msg_id(const kernel_t *k, char *out, size_t size);
 /* The host path of the kernel's runtime directory (never shown to clients). */
 const char *kernel_dir(const kernel_t *k);
 /* Why the kernel died, or NULL. */

@@ -22,6 +22,7 @@
 #include "../policy/prompts.h"
 #include "app.h"
 #include "authz.h"
+#include "egress_broker.h"
 #include "handlers.h"
 
 /* Prompts a caller may see: its own, and those it may answer. */
@@ -141,6 +142,9 @@ void prompts_notify(app_t *app)
 	double now = util_unix_time();
 	prompt_waiter_t **link = &app->prompt_waiters;
 
+	/* connections held on a prompt go on, or are refused, first */
+	egress_broker_on_prompts(app->egress, app->prompts);
+
 	while (*link) {
 		prompt_waiter_t *w = *link;
 
@@ -238,7 +242,7 @@ void api_prompt_answer(http_req_t *req)
 		http_respond_err(req, &err);
 	} else {
 		snprintf(detail, sizeof detail, "prompt %s of %s (%s %s): %s", p->id, p->principal,
-			 policy_action_name(p->action), p->request, answer);
+			 policy_prompt_action_name(p), p->request, answer);
 		authz_audit(app, who, "approve", p->resource,
 			    strcmp(answer, "deny") == 0 ? "deny" : "allow", detail);
 		http_respond_json(req, 200, policy_prompt_json(p));

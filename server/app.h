@@ -5,6 +5,7 @@
 #ifndef CELLGATE_APP_H
 #define CELLGATE_APP_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <uv.h>
 
@@ -32,6 +33,7 @@ struct app {
 	policy_audit_t *audit;   /* the audit log in the store file, opened on first use */
 	policy_prompts_t *prompts; /* side effects waiting for a person's answer */
 	struct prompt_waiter *prompt_waiters; /* requests waiting on prompts (api_prompts.c) */
+	json_t *kernel_owners;   /* kernel id -> who started it (kernel_start.c) */
 	double started_at;
 	double last_activity;
 	bool is_stopping;

@@ -28,6 +28,37 @@ char *kernel_default_spec(kmgr_t *mgr)
 	return name;
 }
 
+/* Who started each kernel, for the prompts its code raises (egress). A
+ * kernel that is gone is forgotten at the next start. */
+static void owner_set(app_t *app, const char *id, policy_cap_t *cap)
+{
+	const char *key;
+	json_t *v, *tmp;
+
+	if (!app->kernel_owners && !(app->kernel_owners = json_object()))
+		return;
+	json_object_foreach_safe(app->kernel_owners, tmp, key, v) {
+		if (!kmgr_find(app->kernels, key))
+			json_object_del(app->kernel_owners, key);
+	}
+	json_object_set_new(app->kernel_owners, id,
+			    json_pack("{s:s, s:s}", "principal",
+				      cap ? policy_cap_principal(cap) : "server-token", "token_id",
+				      cap && !policy_cap_is_root(cap) ? policy_cap_token_id(cap) : ""));
+}
+
+void kernel_owner(app_t *app, const char *id, const char **principal, const char **token_id)
+{
+	json_t *o = json_object_get(app->kernel_owners, id);
+	const char *p = json_string_value(json_object_get(o, "principal"));
+	const char *t = json_string_value(json_object_get(o, "token_id"));
+
+	if (p)
+		*principal = p;
+	if (t)
+		*token_id = t;
+}
+
 /* A launch is recorded with the sandbox and the limits it got (each with
  * the mechanism that enforces it), as the kernel model tells them. */
 static void audit_launch(app_t *app, http_req_t *req, kernel_t *k)
@@ -97,6 +128,7 @@ void kernel_start_for(http_req_t *req, const char *spec_name, const char *cwd_re
 		fn(req, NULL, arg);
 		return;
 	}
+	owner_set(app, kernel_id(k), http_cap(req));
 	op = calloc(1, sizeof *op);
 	if (!op) {
 		http_respond_error(req, 500, "out of memory");

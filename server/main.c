@@ -17,6 +17,7 @@
 #include "../sandbox/sandbox.h"
 #include "app.h"
 #include "egress_broker.h"
+#include "egress_prompts.h"
 #include "app_store.h"
 #include "auth.h"
 #include "authz.h"
@@ -140,6 +141,7 @@ static int kernels_start(server_t *s, err_t *err)
 		kc.egress_relay = cfg->egress_relay;
 		kc.on_sandbox = egress_broker_on_sandbox;
 		kc.on_sandbox_arg = s->app.egress;
+		egress_prompts_attach(&s->app);
 	} else if (!cfg->no_egress) {
 		log_warn("server", "no egress relay (cellgate-egress-relay not found): kernels have no network");
 	}
@@ -211,6 +213,7 @@ out:
 	policy_audit_close(&s.app.audit);
 	policy_close(&s.app.policy);
 	policy_prompts_free(&s.app.prompts);
+	json_decref(s.app.kernel_owners);
 	close_handles(&s);
 	/* let libuv finish closing what lws and the manager closed */
 	for (int i = 0; i < 100 && uv_run(s.app.loop, UV_RUN_NOWAIT); i++)

@@ -1,0 +1,242 @@
+"""Egress prompts end to end: an egress-ask rule holds a cell's connection
+until a person answers.
+
+A real ipykernel in bubblewrap fetches a page from a loopback HTTP server on
+the host (127.0.0.2, reached through the in-sandbox proxy and the server's
+broker). The kernel was started, and the cell sent, by an agent's
+capability token; the broker holds the connection and raises a prompt in
+the agent's name. Meanwhile the agent sees its prompt as "pending" (not a
+failure, not a success) and a second client, a researcher who may approve,
+lists the prompts and answers: allow once, allow for the kernel session,
+deny; a second server with a short --prompt-timeout lets one time out.
+Every step is in the egress decision log and the audit log, and `cellgate
+audit verify` passes.
+"""
+import json
+import os
+import threading
+import time
+
+import pytest
+
+from conftest import REFERENCE, Server, run_server
+from test_egress import BODY, HOST, service  # noqa: F401  (the loopback service fixture)
+from test_policy import cli, mint
+
+pytestmark = pytest.mark.cellgate_only
+
+POLICY = {"principals": {
+    "agent": {"kind": "agent", "actions": ["read", "write", "execute"], "paths": ["nb"]},
+    "alice": {"kind": "researcher", "actions": ["read", "approve"]},
+}}
+
+
+def policy_server(service_port, *extra):
+    s = Server(REFERENCE, extra_args=["--egress-ask", f"{HOST}:{service_port}", *extra])
+    s.policy_file = os.path.join(s.tmp, "policy.json")
+    with open(s.policy_file, "w") as f:
+        json.dump(POLICY, f)
+    s.extra_args += ["--policy", s.policy_file]
+    return s
+
+
+def setup_tokens(s):
+    r = s.request("PUT", "/api/contents/nb", json={"type": "directory"})
+    assert r.status_code in (200, 201), r.text
+    s.agent = mint(s, "agent")
+    s.alice = mint(s, "alice")
+
+
+@pytest.fixture(scope="module")
+def aserver(service):  # noqa: F811
+    if REFERENCE:
+        pytest.skip("cellgate only")
+    s = policy_server(service)
+    for srv in run_server(s):
+        setup_tokens(srv)
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def tserver(service):  # noqa: F811
+    if REFERENCE:
+        pytest.skip("cellgate only")
+    s = policy_server(service, "--prompt-timeout", "3")
+    for srv in run_server(s):
+        setup_tokens(srv)
+        yield srv
+
+
+def agent_kernel(s):
+    r = s.request("POST", "/api/kernels", token=s.agent, json={"name": "python3", "path": "nb"})
+    assert r.status_code == 201, r.text
+    kid = r.json()["id"]
+    s._kernels.add(kid)
+    s.wait_kernel_ready(kid, timeout=90)
+    return kid
+
+
+FETCH = '''
+import urllib.request, urllib.error
+try:
+    print("body", urllib.request.urlopen("http://{host}:{port}/{page}", timeout=200).read().decode(), end="")
+except urllib.error.HTTPError as e:
+    print("error", e.code, e.headers.get("X-Cellgate-Egress"), e.read().decode(), end="")
+'''
+
+
+class Cell:
+    """A cell the agent runs over its own channels, in a thread: it blocks
+    while the broker holds its connection."""
+
+    def __init__(self, s, kid, port, page="x"):
+        self.out = None
+        self.error = None
+        self.ws = s.ws_connect(kid, token=s.agent)
+        code = FETCH.format(host=HOST, port=port, page=page)
+
+        def run():
+            try:
+                self.out = s.execute(kid, code, timeout=240, ws=self.ws).stdout
+            except Exception as e:  # reported by result()
+                self.error = e
+        self.t = threading.Thread(target=run, daemon=True)
+        self.t.start()
+
+    def result(self, timeout=240):
+        self.t.join(timeout)
+        self.ws.close()
+        assert not self.t.is_alive(), "the cell did not finish"
+        assert self.error is None, self.error
+        return self.out
+
+
+def pending_prompt(s, kid, token, timeout=120):
+    """The pending effect prompt of kernel kid, as token sees it (waits)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        r = s.request("GET", "/api/cellgate/prompts?wait=30", token=token, timeout=60)
+        assert r.status_code == 200, r.text
+        for p in r.json():
+            if p.get("kernel") == kid and p["state"] == "pending":
+                return p
+        time.sleep(0.2)
+    raise AssertionError(f"no pending prompt for kernel {kid}")
+
+
+def answer(s, pid, what, token):
+    return s.request("POST", f"/api/cellgate/prompts/{pid}", token=token, json={"answer": what})
+
+
+def decisions(s, kid):
+    r = s.request("GET", f"/api/cellgate/egress?kernel={kid}")
+    assert r.status_code == 200, r.text
+    return r.json()["decisions"]
+
+
+def audit(s):
+    return [json.loads(line) for line in
+            cli(s, "audit", "log", "--json").stdout.decode().splitlines()]
+
+
+def test_allow_once_then_deny(aserver, service):  # noqa: F811
+    s = aserver
+    kid = agent_kernel(s)
+    cell = Cell(s, kid, service, "once")
+    p = pending_prompt(s, kid, s.alice)
+    assert p["action"] == "effect" and p["effect"] == f"network {HOST}:{service}", p
+    assert p["principal"] == "agent" and p["path"] == "nb", p
+    assert p["request"] == f"GET http://{HOST}:{service}/once", p
+    # the cell's execute_request, as the kernel reports it
+    assert p.get("execution"), p
+    # the agent sees the same prompt as its own status: pending
+    mine = s.request("GET", "/api/cellgate/prompts?state=pending", token=s.agent).json()
+    assert [x["id"] for x in mine if x.get("kernel") == kid] == [p["id"]]
+    one = s.request("GET", f"/api/cellgate/prompts/{p['id']}", token=s.agent)
+    assert one.status_code == 200 and one.json()["state"] == "pending"
+    assert cell.t.is_alive(), "the cell finished while its connection was held"
+    assert decisions(s, kid)[-1]["decision"] == "prompt"
+    # nobody answers their own prompt
+    assert answer(s, p["id"], "allow_once", s.agent).status_code == 403
+    r = answer(s, p["id"], "allow_once", s.alice)
+    assert r.status_code == 200, r.text
+    assert cell.result() == "body " + BODY.decode()
+    assert s.request("GET", f"/api/cellgate/prompts/{p['id']}", token=s.agent).json()["state"] == "used"
+    d = decisions(s, kid)
+    assert [x["decision"] for x in d[-2:]] == ["prompt", "allow"], d
+    assert "allowed once by alice" in d[-1]["reason"], d[-1]
+    assert d[-1]["rule"] == f"egress-ask = {HOST}:{service}", d[-1]
+
+    # allow once was that connection's: the next one asks again; deny it
+    cell = Cell(s, kid, service, "again")
+    p2 = pending_prompt(s, kid, s.alice)
+    assert p2["id"] != p["id"]
+    assert answer(s, p2["id"], "deny", s.alice).status_code == 200
+    out = cell.result()
+    assert out.startswith("error 403 denied cellgate egress: GET"), out
+    assert f"alice answered prompt {p2['id']}: deny" in out, out
+    assert decisions(s, kid)[-1]["decision"] == "deny"
+    # an answer to a settled prompt is refused
+    assert answer(s, p2["id"], "allow_once", s.alice).status_code == 409
+
+    entries = [e for e in audit(s) if e["action"] == "effect"]
+    mine = [e for e in entries if p["id"] in e["detail"]]
+    assert [e["decision"] for e in mine] == ["prompt", "allow"], mine
+    assert all(e["principal"] == "agent" for e in mine), mine
+    theirs = [e for e in entries if p2["id"] in e["detail"]]
+    assert [e["decision"] for e in theirs] == ["prompt", "deny"], theirs
+    # the answers themselves, by the approver
+    answers = [e for e in audit(s) if e["action"] == "approve" and e["principal"] == "alice"]
+    assert any(p["id"] in e["detail"] and e["decision"] == "allow" for e in answers)
+    assert any(p2["id"] in e["detail"] and e["decision"] == "deny" for e in answers)
+    assert b"intact" in cli(s, "audit", "verify").stdout
+
+
+def test_allow_for_the_kernel_session(aserver, service):  # noqa: F811
+    s = aserver
+    kid = agent_kernel(s)
+    cell = Cell(s, kid, service, "first")
+    p = pending_prompt(s, kid, s.alice)
+    assert answer(s, p["id"], "allow_session", s.alice).status_code == 200
+    assert cell.result() == "body " + BODY.decode()
+    # later connections of this kernel to the same place do not ask
+    out = s.execute(kid, FETCH.format(host=HOST, port=service, page="second"), timeout=120).stdout
+    assert out == "body " + BODY.decode()
+    d = decisions(s, kid)
+    assert [x["decision"] for x in d] == ["prompt", "allow", "allow"], d
+    assert d[-1]["reason"] == f"allowed for this kernel session by prompt {p['id']}", d[-1]
+    assert not [x for x in s.request("GET", "/api/cellgate/prompts?state=pending",
+                                     token=s.alice).json() if x.get("kernel") == kid]
+    # another kernel is another session: it asks
+    other = agent_kernel(s)
+    cell = Cell(s, other, service, "other")
+    p2 = pending_prompt(s, other, s.alice)
+    assert answer(s, p2["id"], "deny", s.alice).status_code == 200
+    assert cell.result().startswith("error 403")
+    uses = [e for e in audit(s) if e["action"] == "effect" and e["decision"] == "allow"
+            and f"kernel {kid}" in e["detail"]]
+    assert len(uses) == 2 and "allowed for this kernel session" in uses[-1]["detail"], uses
+    assert b"intact" in cli(s, "audit", "verify").stdout
+    s.delete_kernel(other)
+    s.delete_kernel(kid)
+
+
+def test_unanswered_prompt_times_out(tserver, service):  # noqa: F811
+    s = tserver
+    kid = agent_kernel(s)
+    cell = Cell(s, kid, service, "late")
+    p = pending_prompt(s, kid, s.alice)
+    out = cell.result()
+    assert out.startswith("error 403 denied cellgate egress: GET"), out
+    assert f"prompt {p['id']} timed out" in out, out
+    got = s.request("GET", f"/api/cellgate/prompts/{p['id']}", token=s.agent).json()
+    assert got["state"] == "timed_out", got
+    d = decisions(s, kid)
+    assert [x["decision"] for x in d] == ["prompt", "deny"], d
+    entries = [e for e in audit(s) if p["id"] in e["detail"]]
+    assert [e["decision"] for e in entries] == ["prompt", "deny", "deny"], entries
+    assert "timed out" in entries[1]["detail"]
+    assert b"intact" in cli(s, "audit", "verify").stdout
+    # an answer after the timeout changes nothing
+    assert answer(s, p["id"], "allow_once", s.alice).status_code == 409
+    assert s.alive()
