@@ -26,7 +26,7 @@
 #include "handlers.h"
 
 /* Prompts a caller may see: its own, and those it may answer. */
-static bool is_visible(http_req_t *req, const policy_prompt_t *p)
+bool prompts_visible(http_req_t *req, const policy_prompt_t *p)
 {
 	policy_cap_t *cap = http_cap(req);
 	policy_resource_t res = { .path = p->has_path ? p->path : NULL };
@@ -56,7 +56,7 @@ static json_t *visible_list(http_req_t *req, const char *state)
 	     p = policy_prompts_next(app->prompts, p)) {
 		if (state && strcmp(state, policy_prompt_state_name(p->state)) != 0)
 			continue;
-		if (is_visible(req, p))
+		if (prompts_visible(req, p))
 			json_array_append_new(list, policy_prompt_json(p));
 	}
 	return list;
@@ -156,6 +156,7 @@ void prompts_notify(app_t *app)
 		http_release(w->req);
 		free(w);
 	}
+	events_notify(app);
 }
 
 void prompts_release_waiters(app_t *app)
@@ -197,7 +198,7 @@ static policy_prompt_t *named_prompt(http_req_t *req)
 
 	authz_prompts_expire(app);
 	p = policy_prompts_find(app->prompts, http_param(req, 0));
-	if (!p || !is_visible(req, p)) {
+	if (!p || !prompts_visible(req, p)) {
 		http_respond_error(req, 404, "no such prompt: %s", http_param(req, 0));
 		return NULL;
 	}

@@ -33,6 +33,8 @@ struct app {
 	policy_audit_t *audit;   /* the audit log in the store file, opened on first use */
 	policy_prompts_t *prompts; /* side effects waiting for a person's answer */
 	struct prompt_waiter *prompt_waiters; /* requests waiting on prompts (api_prompts.c) */
+	struct event_client *event_clients; /* open event streams (api_events.c) */
+	json_t *event_states;    /* prompt id -> the state the streams last heard */
 	json_t *kernel_owners;   /* kernel id -> who started it (kernel_start.c) */
 	double started_at;
 	double last_activity;

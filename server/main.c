@@ -84,6 +84,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	log_info("server", "%s: stopping", strsignal(signum));
 	s->app.is_stopping = true;
 	prompts_release_waiters(&s->app);
+	events_release(&s->app);
 	uv_timer_start(&s->stop_deadline, on_stop_deadline, STOP_DEADLINE_MS, 0);
 	kmgr_shutdown_all(s->app.kernels, on_kernels_stopped, s);
 }
@@ -204,6 +205,7 @@ static int serve(int argc, char **argv)
 	rc = 0;
 out:
 	prompts_release_waiters(&s.app);
+	events_release(&s.app);
 	listener_stop(&s.app);
 	sessions_free(&s.app.sessions);
 	kmgr_free(&s.app.kernels);

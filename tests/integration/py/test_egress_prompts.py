@@ -12,8 +12,10 @@ deny; a second server with a short --prompt-timeout lets one time out.
 Every step is in the egress decision log and the audit log, and `cellgate
 audit verify` passes.
 """
+import http.client
 import json
 import os
+import queue
 import threading
 import time
 
@@ -28,6 +30,7 @@ pytestmark = pytest.mark.cellgate_only
 POLICY = {"principals": {
     "agent": {"kind": "agent", "actions": ["read", "write", "execute"], "paths": ["nb"]},
     "alice": {"kind": "researcher", "actions": ["read", "approve"]},
+    "carol": {"kind": "researcher", "actions": ["read"]},
 }}
 
 
@@ -45,6 +48,7 @@ def setup_tokens(s):
     assert r.status_code in (200, 201), r.text
     s.agent = mint(s, "agent")
     s.alice = mint(s, "alice")
+    s.carol = mint(s, "carol")
 
 
 @pytest.fixture(scope="module")
@@ -239,4 +243,98 @@ def test_unanswered_prompt_times_out(tserver, service):  # noqa: F811
     assert b"intact" in cli(s, "audit", "verify").stdout
     # an answer after the timeout changes nothing
     assert answer(s, p["id"], "allow_once", s.alice).status_code == 409
+    assert s.alive()
+
+
+class Events:
+    """GET /api/cellgate/events read line by line by a plain HTTP client,
+    in a thread: every event and comment, in order."""
+
+    def __init__(self, s, token, query=""):
+        self.c = http.client.HTTPConnection(s.host, s.port, timeout=300)
+        self.c.request("GET", "/api/cellgate/events" + query,
+                       headers={"Authorization": f"token {token}"})
+        self.r = self.c.getresponse()
+        self.status = self.r.status
+        self.headers = {k.lower(): v for k, v in self.r.getheaders()}
+        self.q = queue.Queue()
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        event = None
+        try:
+            while True:
+                line = self.r.readline()
+                if not line:
+                    break
+                line = line.decode().rstrip("\n")
+                if line.startswith(":"):
+                    self.q.put(("comment", line))
+                elif line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: "):
+                    self.q.put((event, json.loads(line[6:])))
+        except OSError:
+            pass
+        self.q.put(("closed", None))
+
+    def next(self, pred, timeout=120):
+        """The first item after those read so far that pred accepts."""
+        end = time.monotonic() + timeout
+        while True:
+            item = self.q.get(timeout=max(0.1, end - time.monotonic()))
+            if pred(*item):
+                return item
+            if item[0] == "closed":
+                raise AssertionError("the stream closed")
+
+    def seen(self):
+        out = []
+        while not self.q.empty():
+            out.append(self.q.get())
+        return out
+
+    def close(self):
+        self.c.close()
+
+
+def test_event_stream_pushes_prompts(aserver, service):  # noqa: F811
+    s = aserver
+    bad = Events(s, "cg1.not-a-token")
+    assert bad.status == 403
+    bad = Events(s, s.alice, "?duration=0")
+    assert bad.status == 400
+    alice = Events(s, s.alice)
+    assert alice.status == 200 and alice.headers["content-type"] == "text/event-stream"
+    agent = Events(s, s.agent)
+    carol = Events(s, s.carol)  # may neither answer nor asked: sees nothing
+    for e in (alice, agent, carol):
+        assert e.next(lambda k, v: k == "comment")[1] == ": cellgate prompts"
+    kid = agent_kernel(s)
+    cell = Cell(s, kid, service, "pushed")
+    _, p = alice.next(lambda k, v: k == "prompt" and v.get("kernel") == kid)
+    assert p["state"] == "pending" and p["effect"] == f"network {HOST}:{service}", p
+    # the asker's own stream has it too, as pending
+    _, mine = agent.next(lambda k, v: k == "prompt")
+    assert (mine["id"], mine["state"]) == (p["id"], "pending")
+    # a stream opened now gets what is pending at once
+    late = Events(s, s.alice)
+    _, again = late.next(lambda k, v: k == "prompt")
+    assert (again["id"], again["state"]) == (p["id"], "pending")
+    assert answer(s, p["id"], "allow_once", s.alice).status_code == 200
+    for e in (alice, agent, late):
+        _, settled = e.next(lambda k, v: k == "prompt" and v["id"] == p["id"] and v["state"] != "pending")
+        # the broker takes the allow before the streams hear of the answer
+        assert settled["state"] == "used" and settled["answered_by"] == "alice", settled
+    assert cell.result() == "body " + BODY.decode()
+    # kept alive while nothing happens
+    assert alice.next(lambda k, v: k == "comment" and v == ": keep-alive", timeout=60)
+    assert not [x for x in carol.seen() if x[0] == "prompt"]
+    # ?duration= ends the stream
+    short = Events(s, s.alice, "?duration=2")
+    assert short.next(lambda k, v: k == "closed", timeout=30)
+    for e in (alice, agent, carol, late):
+        e.close()
+    s.delete_kernel(kid)
     assert s.alive()
