@@ -338,3 +338,47 @@ def test_event_stream_pushes_prompts(aserver, service):  # noqa: F811
         e.close()
     s.delete_kernel(kid)
     assert s.alive()
+
+
+def test_agent_sees_pending_not_failure_nor_success(aserver, service):  # noqa: F811
+    """An agent's cell whose effect waits on a person: no execute_reply, the
+    kernel busy, and the prompt, naming the agent's own execute_request,
+    pending at the prompts API for the agent's token. Then the answer
+    decides how the cell ends."""
+    s = aserver
+    kid = agent_kernel(s)
+    ws = s.ws_connect(kid, token=s.agent)
+    try:
+        mid = ws.send("shell", "execute_request", {
+            "code": f'import urllib.request\nurllib.request.urlopen("http://{HOST}:{service}/agent", '
+                    'timeout=200).read()',
+            "silent": False, "store_history": True, "user_expressions": {},
+            "allow_stdin": False, "stop_on_error": False})
+        ws.recv_until(lambda m: m["header"]["msg_type"] == "status"
+                      and m["parent_header"].get("msg_id") == mid
+                      and m["content"]["execution_state"] == "busy", 60)
+        p = pending_prompt(s, kid, s.agent)
+        assert p["execution"] == mid, p
+        # held a while on its prompt: still pending, for the agent too
+        r = s.request("GET", f"/api/cellgate/prompts/{p['id']}?wait=2", token=s.agent)
+        assert r.status_code == 200 and r.json()["state"] == "pending", r.text
+        mine = s.request("GET", "/api/cellgate/prompts?state=pending", token=s.agent).json()
+        assert [x["id"] for x in mine] == [p["id"]], mine
+        assert s.request("GET", f"/api/kernels/{kid}", token=s.agent).json()["execution_state"] == "busy"
+        # nothing on the channels says the cell ended, one way or the other
+        while True:
+            m = ws.recv(timeout=1)
+            if m is None:
+                break
+            assert m["parent_header"].get("msg_id") != mid or m["header"]["msg_type"] not in (
+                "execute_reply", "error"), m
+        assert answer(s, p["id"], "deny", s.alice).status_code == 200
+        reply, seen = ws.recv_until(lambda m: m["header"]["msg_type"] == "execute_reply"
+                                    and m["parent_header"].get("msg_id") == mid, 120)
+        # the code ends as the denial makes it: urlopen raises HTTPError 403
+        assert reply["content"]["status"] == "error", reply["content"]
+        assert reply["content"]["ename"] == "HTTPError", reply["content"]
+        assert "403" in reply["content"]["evalue"], reply["content"]
+    finally:
+        ws.close()
+    s.delete_kernel(kid)
