@@ -841,6 +841,9 @@ static void listen_for(egress_broker_t *b, kernel_t *k)
 	mode_t mask;
 	int rc;
 
+	/* a restart is a new kernel session: its allows for the session end */
+	if (ek)
+		json_object_clear(ek->session_allows);
 	if (ek && ek->is_listening)
 		return;
 	if (!ek) {

@@ -220,6 +220,14 @@ def test_allow_for_the_kernel_session(aserver, service):  # noqa: F811
     uses = [e for e in audit(s) if e["action"] == "effect" and e["decision"] == "allow"
             and f"kernel {kid}" in e["detail"]]
     assert len(uses) == 2 and "allowed for this kernel session" in uses[-1]["detail"], uses
+    # a restart is a new kernel session: it asks again
+    r = s.request("POST", f"/api/kernels/{kid}/restart", token=s.agent, timeout=120)
+    assert r.status_code == 200, r.text
+    s.wait_kernel_ready(kid, timeout=90)
+    cell = Cell(s, kid, service, "restarted")
+    p3 = pending_prompt(s, kid, s.alice)
+    assert answer(s, p3["id"], "deny", s.alice).status_code == 200
+    assert cell.result().startswith("error 403")
     assert b"intact" in cli(s, "audit", "verify").stdout
     s.delete_kernel(other)
     s.delete_kernel(kid)
