@@ -23,6 +23,7 @@
 #include "app.h"
 #include "authz.h"
 #include "egress_broker.h"
+#include "quota_prompts.h"
 #include "handlers.h"
 
 /* Prompts a caller may see: its own, and those it may answer. */
@@ -144,6 +145,7 @@ void prompts_notify(app_t *app)
 
 	/* connections held on a prompt go on, or are refused, first */
 	egress_broker_on_prompts(app->egress, app->prompts);
+	quota_prompts_settle(app);
 
 	while (*link) {
 		prompt_waiter_t *w = *link;

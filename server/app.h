@@ -35,6 +35,8 @@ struct app {
 	struct prompt_waiter *prompt_waiters; /* requests waiting on prompts (api_prompts.c) */
 	struct event_client *event_clients; /* open event streams (api_events.c) */
 	json_t *event_states;    /* prompt id -> the state the streams last heard */
+	struct quota_wait *quota_waits; /* cells held on a time-quota prompt (quota_prompts.c) */
+	json_t *quota_sessions;  /* kernel id -> the prompt that allowed its overruns */
 	json_t *kernel_owners;   /* kernel id -> who started it (kernel_start.c) */
 	double started_at;
 	double last_activity;

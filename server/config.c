@@ -81,6 +81,8 @@ static const opt_t opts[] = {
 	  "CPU seconds one cell may use; past it the cell is interrupted, then the kernel stopped (default 0, none)" },
 	{ "kernel-disk", "CELLGATE_KERNEL_DISK", OPT_LIMIT, O(kernel_limits.disk_bytes),
 	  "workspace size in bytes past which a kernel running a cell is stopped (default 0, none)" },
+	{ "cell-cpu-extend", "CELLGATE_CELL_CPU_EXTEND", OPT_SECONDS, O(cell_cpu_extend_s),
+	  "CPU seconds a person may grant a cell past its kernel-cell-cpu quota, asked in a prompt (default 0: interrupt at once)" },
 	{ "egress-allow", "CELLGATE_EGRESS_ALLOW", OPT_ALLOW, 0,
 	  "HOST[:PORT] kernels may connect to through the proxy; repeatable, or comma-separated" },
 	{ "egress-ask", "CELLGATE_EGRESS_ASK", OPT_ASK, 0,

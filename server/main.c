@@ -18,6 +18,7 @@
 #include "app.h"
 #include "egress_broker.h"
 #include "egress_prompts.h"
+#include "quota_prompts.h"
 #include "app_store.h"
 #include "auth.h"
 #include "authz.h"
@@ -146,6 +147,10 @@ static int kernels_start(server_t *s, err_t *err)
 	} else if (!cfg->no_egress) {
 		log_warn("server", "no egress relay (cellgate-egress-relay not found): kernels have no network");
 	}
+	if (cfg->cell_cpu_extend_s > 0) {
+		kc.on_cell_quota = quota_prompts_on_cell_quota;
+		kc.on_cell_quota_arg = &s->app;
+	}
 	s->app.kernels = kmgr_new(s->app.loop, &kc, err);
 	if (!s->app.kernels)
 		return err->code ? err->code : CG_ESYS;
@@ -215,6 +220,7 @@ out:
 	policy_audit_close(&s.app.audit);
 	policy_close(&s.app.policy);
 	policy_prompts_free(&s.app.prompts);
+	quota_prompts_release(&s.app);
 	json_decref(s.app.kernel_owners);
 	close_handles(&s);
 	/* let libuv finish closing what lws and the manager closed */

@@ -1,5 +1,6 @@
-"""Egress prompts end to end: an egress-ask rule holds a cell's connection
-until a person answers.
+"""Effect prompts end to end: an egress-ask rule holds a cell's connection
+until a person answers; a cell past its CPU quota waits for a person to
+extend it or interrupt it (--cell-cpu-extend).
 
 A real ipykernel in bubblewrap fetches a page from a loopback HTTP server on
 the host (127.0.0.2, reached through the in-sandbox proxy and the server's
@@ -35,7 +36,8 @@ POLICY = {"principals": {
 
 
 def policy_server(service_port, *extra):
-    s = Server(REFERENCE, extra_args=["--egress-ask", f"{HOST}:{service_port}", *extra])
+    s = Server(REFERENCE, extra_args=["--egress-ask", f"{HOST}:{service_port}",
+                                      "--kernel-cell-cpu", "2", "--cell-cpu-extend", "3", *extra])
     s.policy_file = os.path.join(s.tmp, "policy.json")
     with open(s.policy_file, "w") as f:
         json.dump(POLICY, f)
@@ -389,4 +391,113 @@ def test_agent_sees_pending_not_failure_nor_success(aserver, service):  # noqa: 
         assert "403" in reply["content"]["evalue"], reply["content"]
     finally:
         ws.close()
+    s.delete_kernel(kid)
+
+
+# ------------------------------------------------------------------ time quota
+
+BURN = """
+import os, time
+t = time.process_time()
+while time.process_time() - t < 2.5:
+    pass
+print("burnt", flush=True)
+while not os.path.exists({flag!r}):
+    time.sleep(0.1)
+print("done")
+"""
+
+
+class QuotaCell:
+    """A cell past its 2 s quota (2.5 s of CPU), then waiting for a flag file."""
+
+    def __init__(self, s, kid):
+        import uuid
+        self.flag = os.path.join(s.workspace, "flag-" + uuid.uuid4().hex[:8])
+        self.res = self.error = None
+        self.ws = s.ws_connect(kid, token=s.agent)
+
+        def run():
+            try:
+                self.res = s.execute(kid, BURN.format(flag=self.flag), timeout=240, ws=self.ws,
+                                     allow_error=True, stop_on_error=False)
+            except Exception as e:  # reported by result()
+                self.error = e
+        self.t = threading.Thread(target=run, daemon=True)
+        self.t.start()
+
+    def release(self):
+        open(self.flag, "w").close()
+
+    def result(self):
+        self.t.join(240)
+        self.ws.close()
+        assert not self.t.is_alive() and self.error is None, self.error
+        return self.res
+
+    def notes(self):
+        return "".join(m["content"].get("text", "") for m in self.res.msgs
+                       if m["header"]["msg_type"] == "stream")
+
+
+def test_cell_quota_extended_or_interrupted(aserver):
+    s = aserver
+    kid = agent_kernel(s)
+    cell = QuotaCell(s, kid)
+    p = pending_prompt(s, kid, s.alice)
+    assert p["effect"] == "time +3 s of CPU for a cell" and p["principal"] == "agent", p
+    assert p["request"] == "a cell used its 2 s of CPU time: extend or interrupt", p
+    assert p.get("execution"), p
+    assert answer(s, p["id"], "allow_once", s.alice).status_code == 200
+    cell.release()
+    res = cell.result()
+    assert res.reply["status"] == "ok", res
+    assert "burnt\ndone" in res.stdout, res
+    assert "alice extended this cell's quota by 3 s of CPU time" in cell.notes(), cell.notes()
+
+    # denied: interrupted as without a prompt
+    cell = QuotaCell(s, kid)
+    p2 = pending_prompt(s, kid, s.alice)
+    assert answer(s, p2["id"], "deny", s.alice).status_code == 200
+    res = cell.result()
+    assert res.reply["status"] == "error" and res.reply["ename"] == "KeyboardInterrupt", res
+    assert "alice: no more CPU time for this cell; it is interrupted" in cell.notes()
+    entries = [e for e in audit(s) if e["action"] == "effect" and e["resource"].startswith("time ")]
+    assert [e["decision"] for e in entries if p["id"] in e["detail"]] == ["prompt", "allow"]
+    assert [e["decision"] for e in entries if p2["id"] in e["detail"]] == ["prompt", "deny"]
+    assert b"intact" in cli(s, "audit", "verify").stdout
+    s.delete_kernel(kid)
+
+
+def test_cell_quota_allowed_for_the_session(aserver):
+    s = aserver
+    kid = agent_kernel(s)
+    cell = QuotaCell(s, kid)
+    p = pending_prompt(s, kid, s.alice)
+    assert answer(s, p["id"], "allow_session", s.alice).status_code == 200
+    cell.release()
+    assert cell.result().reply["status"] == "ok"
+    # the next overrun of this kernel is extended without asking
+    cell = QuotaCell(s, kid)
+    cell.release()
+    res = cell.result()
+    assert res.reply["status"] == "ok", res
+    assert "an allow for this kernel session extended" in cell.notes(), cell.notes()
+    assert not [x for x in s.request("GET", "/api/cellgate/prompts?state=pending",
+                                     token=s.alice).json() if x.get("kernel") == kid]
+    s.delete_kernel(kid)
+
+
+def test_cell_quota_prompt_times_out(tserver):
+    s = tserver
+    kid = agent_kernel(s)
+    cell = QuotaCell(s, kid)
+    p = pending_prompt(s, kid, s.alice)
+    res = cell.result()
+    assert res.reply["status"] == "error" and res.reply["ename"] == "KeyboardInterrupt", res
+    assert "nobody answered in time: no more CPU time" in cell.notes(), cell.notes()
+    got = s.request("GET", f"/api/cellgate/prompts/{p['id']}", token=s.agent).json()
+    assert got["state"] == "timed_out", got
+    # the kernel lives on
+    assert s.execute(kid, "print(1)").stdout.strip() == "1"
     s.delete_kernel(kid)
