@@ -14,7 +14,7 @@ struct policy_prompts {
 };
 
 static const char *const state_names[] = { "pending", "allowed_once", "allowed_session",
-					   "denied", "timed_out", "used" };
+					   "denied", "timed_out", "used", "withdrawn" };
 
 const char *policy_prompt_state_name(policy_prompt_state_t s)
 {
@@ -78,8 +78,8 @@ bool policy_prompts_take(policy_prompts_t *all, const char *token_id, policy_act
 	return false;
 }
 
-/* Room for one more: drops the oldest settled prompt (never a session
- * allow still in force, nor a pending one) when the table is full. */
+/* Room for one more: drops the oldest settled prompt (never an action's
+ * session allow still in force, nor a pending one) when the table is full. */
 static bool make_room(policy_prompts_t *all)
 {
 	if (all->count < PROMPTS_MAX)
@@ -87,7 +87,9 @@ static bool make_room(policy_prompts_t *all)
 	for (size_t i = 0; i < all->count; i++) {
 		policy_prompt_state_t s = all->items[i].state;
 
-		if (s == PROMPT_PENDING || s == PROMPT_ALLOWED_SESSION || s == PROMPT_ALLOWED_ONCE)
+		/* an effect's session allow is kept by whoever holds the effect */
+		if (s == PROMPT_PENDING || s == PROMPT_ALLOWED_ONCE ||
+		    (s == PROMPT_ALLOWED_SESSION && !all->items[i].effect[0]))
 			continue;
 		memmove(&all->items[i], &all->items[i + 1],
 			(all->count - i - 1) * sizeof *all->items);
@@ -211,6 +213,15 @@ int policy_prompts_answer(policy_prompt_t *p, const char *answer, const char *by
 	p->answered_at = now;
 	snprintf(p->answered_by, sizeof p->answered_by, "%s", by);
 	return 0;
+}
+
+bool policy_prompts_withdraw(policy_prompt_t *p, double now)
+{
+	if (!p || p->state != PROMPT_PENDING)
+		return false;
+	p->state = PROMPT_WITHDRAWN;
+	p->answered_at = now;
+	return true;
 }
 
 size_t policy_prompts_expire(policy_prompts_t *all, double now,

@@ -39,6 +39,7 @@ typedef enum policy_prompt_state {
 	PROMPT_DENIED,
 	PROMPT_TIMED_OUT,
 	PROMPT_USED,            /* an allow-once that was taken */
+	PROMPT_WITHDRAWN,       /* the asker stopped waiting (its connection or cell ended) */
 } policy_prompt_state_t;
 
 typedef struct policy_prompt {
@@ -102,6 +103,9 @@ policy_prompt_t *policy_prompts_next(policy_prompts_t *all, policy_prompt_t *pre
 /* "allow_once", "allow_session" or "deny"; CG_ESTATE when not pending. */
 int policy_prompts_answer(policy_prompt_t *p, const char *answer, const char *by, double now,
 			  err_t *err);
+/* The asker no longer waits: a pending prompt becomes withdrawn (true);
+ * anything else stays as it is (false). */
+bool policy_prompts_withdraw(policy_prompt_t *p, double now);
 /* Times out every pending prompt past its deadline, calling fn for each. */
 size_t policy_prompts_expire(policy_prompts_t *all, double now,
 			     void (*fn)(void *arg, const policy_prompt_t *p), void *arg);

@@ -136,10 +136,13 @@ static void conn_close(econn_t *c)
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-	(void)h;
+	const econn_t *c = h->data;
+	/* a held connection's bytes are kept beside its head, in what is left */
+	size_t n = c->is_held ? HEAD_MAX - c->head_len : 65536;
+
 	(void)suggested;
-	buf->base = malloc(65536);
-	buf->len = buf->base ? 65536 : 0;
+	buf->base = n ? malloc(n) : NULL;
+	buf->len = buf->base ? n : 0;
 }
 
 static void on_written(uv_write_t *w, int status)
@@ -636,6 +639,43 @@ static void hold(econn_t *c, const egress_rule_t *rule)
 	c->rule = rule;
 	snprintf(why, sizeof why, "waiting for an answer to prompt %s", c->prompt);
 	record(c, "prompt", rule->text, why);
+	/* read on, to hear if the kernel gives up: what comes is kept with the
+	 * head while there is room (then reading waits for the answer) */
+	uv_read_start((uv_stream_t *)&c->client, on_alloc, on_client_read);
+}
+
+/* A held connection that ends before its answer: the prompt is withdrawn. */
+static void give_up(econn_t *c, const char *why)
+{
+	const egress_prompter_t *pr = &c->ek->b->prompter;
+	char detail[1000];
+
+	c->is_held = false;
+	snprintf(detail, sizeof detail, "prompt %s withdrawn: %s", c->prompt, why);
+	record(c, "deny", c->rule ? c->rule->text : NULL, detail);
+	if (pr->withdraw)
+		pr->withdraw(pr->arg, c->ek->id, c->prompt, why);
+	conn_close(c);
+}
+
+/* Bytes, or the end, from a held connection's kernel side. on_alloc gives
+ * it no more than the room left beside the head. */
+static void on_held_read(econn_t *c, ssize_t n, const uv_buf_t *buf)
+{
+	if (n == UV_ENOBUFS) {
+		/* full: the rest waits in the socket for the answer */
+		uv_read_stop((uv_stream_t *)&c->client);
+		return;
+	}
+	if (n < 0) {
+		free(buf->base);
+		give_up(c, "the kernel closed the connection while it waited");
+		return;
+	}
+	memcpy(c->head + c->head_len, buf->base, (size_t)n);
+	c->head_len += (size_t)n;
+	c->head[c->head_len] = '\0';
+	free(buf->base);
 }
 
 /* The held connection's prompt is settled: through, or refused. */
@@ -645,6 +685,7 @@ static void settle(econn_t *c, policy_prompt_t *p)
 	const char *who = p && p->answered_by[0] ? p->answered_by : "nobody";
 
 	c->is_held = false;
+	uv_read_stop((uv_stream_t *)&c->client);
 	if (p && (p->state == PROMPT_ALLOWED_ONCE || p->state == PROMPT_ALLOWED_SESSION)) {
 		if (p->state == PROMPT_ALLOWED_SESSION) {
 			snprintf(key, sizeof key, "%s:%u", c->host, c->port);
@@ -741,6 +782,10 @@ static void on_client_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 
 	if (c->is_relaying) {
 		relay(c, s, (uv_stream_t *)&c->upstream, n, buf, true);
+		return;
+	}
+	if (c->is_held) {
+		on_held_read(c, n, buf);
 		return;
 	}
 	if (n < 0) {
@@ -897,8 +942,11 @@ void egress_broker_on_sandbox(void *arg, kernel_t *k, bool up)
 		return;
 	ek->is_gone = true;
 	/* the kernel is gone: so is every way out it had open */
-	for (econn_t *c = ek->conns; c; c = c->next)
+	for (econn_t *c = ek->conns; c; c = c->next) {
+		if (c->is_held && !c->is_closing)
+			give_up(c, "the kernel is gone");
 		conn_close(c);
+	}
 	if (ek->is_listening) {
 		ek->is_listening = false;
 		unlink(ek->path);

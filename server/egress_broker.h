@@ -18,6 +18,8 @@
  * through, allow for the session lets every later connection of the kernel
  * to the same host:port through without asking (until the kernel is
  * restarted or shut down), deny and timeout answer 403 naming the prompt.
+ * A held connection the kernel closes, or whose kernel goes, withdraws its
+ * prompt.
  */
 #ifndef CELLGATE_EGRESS_BROKER_H
 #define CELLGATE_EGRESS_BROKER_H
@@ -38,6 +40,9 @@ typedef struct egress_prompter {
 	 * its id, or -1 with why when nobody may be asked (then denied). */
 	int (*ask)(void *arg, const char *kernel_id, const char *effect, const char *request,
 		   char *id, size_t id_size, char *why, size_t why_size);
+	/* The connection stopped waiting (the kernel's client gave up, or the
+	 * kernel is gone): its prompt is withdrawn. */
+	void (*withdraw)(void *arg, const char *kernel_id, const char *prompt_id, const char *why);
 	/* An audit entry in the name of the principal who started the kernel. */
 	void (*audit)(void *arg, const char *kernel_id, const char *effect, const char *decision,
 		      const char *detail);

@@ -72,9 +72,22 @@ static void audit(void *arg, const char *kernel_id, const char *effect, const ch
 	authz_audit(app, principal, "effect", effect, decision, text);
 }
 
+static void withdraw(void *arg, const char *kernel_id, const char *prompt_id, const char *why)
+{
+	app_t *app = arg;
+	policy_prompt_t *p = app->prompts ? policy_prompts_find(app->prompts, prompt_id) : NULL;
+	char detail[600];
+
+	if (!policy_prompts_withdraw(p, util_unix_time()))
+		return;
+	snprintf(detail, sizeof detail, "%s: prompt %s withdrawn: %s", p->request, p->id, why);
+	audit(app, kernel_id, p->effect, "withdrawn", detail);
+	prompts_notify(app);
+}
+
 void egress_prompts_attach(app_t *app)
 {
-	egress_prompter_t pr = { .ask = ask, .audit = audit, .arg = app };
+	egress_prompter_t pr = { .ask = ask, .withdraw = withdraw, .audit = audit, .arg = app };
 
 	egress_broker_set_prompter(app->egress, &pr);
 }

@@ -124,22 +124,38 @@ static void settle(app_t *app, quota_wait_t *w, policy_prompt_t *p)
 	kernel_cell_quota_answer(k, w->cell, extend, app->cfg.cell_cpu_extend_s, by);
 }
 
-void quota_prompts_settle(app_t *app)
+bool quota_prompts_settle(app_t *app)
 {
 	quota_wait_t **link = &app->quota_waits;
+	bool changed = false;
 
 	while (*link) {
 		quota_wait_t *w = *link;
 		policy_prompt_t *p = policy_prompts_find(app->prompts, w->prompt);
 
-		if (p && p->state == PROMPT_PENDING && kmgr_find(app->kernels, w->kernel)) {
+		kernel_t *k = kmgr_find(app->kernels, w->kernel);
+		bool is_over = !k || kernel_state(k) != KSTATE_BUSY || kernel_cell_seq(k) != w->cell;
+
+		if (p && p->state == PROMPT_PENDING && !is_over) {
 			link = &w->next;
 			continue;
 		}
 		*link = w->next;
-		settle(app, w, p);
+		if (p && p->state == PROMPT_PENDING) {
+			/* the cell ended (or its kernel) first: nothing left to decide */
+			char detail[200];
+
+			policy_prompts_withdraw(p, util_unix_time());
+			snprintf(detail, sizeof detail, "prompt %s withdrawn: the cell ended first",
+				 p->id);
+			audit(app, w->kernel, "withdrawn", detail);
+			changed = true;
+		} else {
+			settle(app, w, p);
+		}
 		free(w);
 	}
+	return changed;
 }
 
 void quota_prompts_release(app_t *app)

@@ -7,7 +7,8 @@
  * seconds from now; allow_session does too, and extends every later
  * overrun in that kernel without asking (until it is shut down); deny and
  * the timeout interrupt it as before (the kernel is stopped if the cell
- * goes on past the grace).
+ * goes on past the grace). A cell that ends before the answer withdraws
+ * its prompt.
  */
 #ifndef CELLGATE_QUOTA_PROMPTS_H
 #define CELLGATE_QUOTA_PROMPTS_H
@@ -20,8 +21,9 @@
 
 /* kmgr_config_t's on_cell_quota; arg is the app. */
 bool quota_prompts_on_cell_quota(void *arg, kernel_t *k);
-/* Answers the cells whose prompt is settled; prompts_notify calls it. */
-void quota_prompts_settle(app_t *app);
+/* Answers the cells whose prompt is settled, and withdraws the prompts of
+ * cells that ended first (true when it did); prompts_notify calls it. */
+bool quota_prompts_settle(app_t *app);
 /* Forgets every waiting cell (the server is stopping). */
 void quota_prompts_release(app_t *app);
 

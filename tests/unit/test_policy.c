@@ -551,6 +551,12 @@ static void test_prompts_for_effects(void **state)
 	json_decref(j);
 	assert_int_equal(policy_prompts_answer(policy_prompts_find(all, p->id), "allow_session", "r",
 					       101, NULL), 0);
+	/* withdrawn while pending only; then it cannot be answered */
+	assert_false(policy_prompts_withdraw(policy_prompts_find(all, p->id), 101));
+	assert_true(policy_prompts_withdraw(policy_prompts_find(all, p2->id), 101));
+	assert_string_equal(policy_prompt_state_name(p2->state), "withdrawn");
+	assert_int_equal(policy_prompts_answer(policy_prompts_find(all, p2->id), "deny", "r", 102,
+					       NULL), CG_ESTATE);
 	/* an action's ask with the same words is another prompt, and takes nothing */
 	assert_false(policy_prompts_take(all, policy_cap_token_id(a), 0, "network h.example:443",
 					 NULL));
@@ -559,7 +565,7 @@ static void test_prompts_for_effects(void **state)
 	assert_true(is_new);
 	assert_string_equal(policy_prompt_action_name(p), "execute");
 	/* pending effects count against the principal's bound */
-	for (int i = 2; i < PROMPTS_MAX_PENDING; i++)
+	for (int i = 1; i < PROMPTS_MAX_PENDING; i++)
 		assert_non_null(policy_prompts_ask_effect(all, &q, 103, NULL));
 	assert_null(policy_prompts_ask_effect(all, &q, 103, &err));
 	assert_int_equal(err.code, CG_ETOOBIG);

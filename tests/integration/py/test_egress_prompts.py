@@ -501,3 +501,49 @@ def test_cell_quota_prompt_times_out(tserver):
     # the kernel lives on
     assert s.execute(kid, "print(1)").stdout.strip() == "1"
     s.delete_kernel(kid)
+
+
+def settled(s, pid, token):
+    r = s.request("GET", f"/api/cellgate/prompts/{pid}?wait=60", token=token, timeout=90)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_interrupted_cell_withdraws_its_egress_prompt(aserver, service):  # noqa: F811
+    s = aserver
+    kid = agent_kernel(s)
+    ws = s.ws_connect(kid, token=s.agent)
+    try:
+        mid = ws.send("shell", "execute_request", {
+            "code": f'import urllib.request\nurllib.request.urlopen("http://{HOST}:{service}/gone", '
+                    'timeout=200).read()',
+            "silent": False, "store_history": True, "user_expressions": {},
+            "allow_stdin": False, "stop_on_error": False})
+        p = pending_prompt(s, kid, s.alice)
+        assert p["execution"] == mid
+        r = s.request("POST", f"/api/kernels/{kid}/interrupt", token=s.agent)
+        assert r.status_code == 204, r.text
+        reply, _ = ws.recv_until(lambda m: m["header"]["msg_type"] == "execute_reply"
+                                 and m["parent_header"].get("msg_id") == mid, 120)
+        assert reply["content"]["ename"] == "KeyboardInterrupt", reply["content"]
+    finally:
+        ws.close()
+    got = settled(s, p["id"], s.agent)
+    assert got["state"] == "withdrawn", got
+    assert answer(s, p["id"], "allow_once", s.alice).status_code == 409
+    d = decisions(s, kid)[-1]
+    assert d["decision"] == "deny" and "withdrawn" in d["reason"], d
+    assert any(e["decision"] == "withdrawn" and p["id"] in e["detail"] for e in audit(s))
+    s.delete_kernel(kid)
+
+
+def test_cell_that_ends_first_withdraws_its_quota_prompt(aserver):
+    s = aserver
+    kid = agent_kernel(s)
+    cell = QuotaCell(s, kid)
+    p = pending_prompt(s, kid, s.alice)
+    cell.release()
+    assert cell.result().reply["status"] == "ok"
+    assert settled(s, p["id"], s.agent)["state"] == "withdrawn"
+    assert answer(s, p["id"], "allow_once", s.alice).status_code == 409
+    s.delete_kernel(kid)
