@@ -124,10 +124,9 @@ static void settle(app_t *app, quota_wait_t *w, policy_prompt_t *p)
 	kernel_cell_quota_answer(k, w->cell, extend, app->cfg.cell_cpu_extend_s, by);
 }
 
-bool quota_prompts_settle(app_t *app)
+void quota_prompts_settle(app_t *app)
 {
 	quota_wait_t **link = &app->quota_waits;
-	bool changed = false;
 
 	while (*link) {
 		quota_wait_t *w = *link;
@@ -149,13 +148,11 @@ bool quota_prompts_settle(app_t *app)
 			snprintf(detail, sizeof detail, "prompt %s withdrawn: the cell ended first",
 				 p->id);
 			audit(app, w->kernel, "withdrawn", detail);
-			changed = true;
 		} else {
 			settle(app, w, p);
 		}
 		free(w);
 	}
-	return changed;
 }
 
 void quota_prompts_release(app_t *app)

@@ -22,8 +22,9 @@
 /* kmgr_config_t's on_cell_quota; arg is the app. */
 bool quota_prompts_on_cell_quota(void *arg, kernel_t *k);
 /* Answers the cells whose prompt is settled, and withdraws the prompts of
- * cells that ended first (true when it did); prompts_notify calls it. */
-bool quota_prompts_settle(app_t *app);
+ * cells that ended first; prompts_notify calls it first, so waiters and
+ * event streams hear of both. */
+void quota_prompts_settle(app_t *app);
 /* Forgets every waiting cell (the server is stopping). */
 void quota_prompts_release(app_t *app);
 
