@@ -604,8 +604,11 @@ static void audit(econn_t *c, const char *decision, const char *detail)
 
 /*
  * An ask rule matched: through at once when this kernel's session already
- * has an allow for host:port; otherwise held (nothing is read or resolved)
- * until the prompt is settled (egress_broker_on_prompts).
+ * has an allow for host:port; otherwise held (nothing resolved, nothing
+ * sent on) until the prompt is settled (egress_broker_on_prompts). The end
+ * of what the kernel sends, while held, is taken as the kernel giving up:
+ * the relay passes a close on as a half-close, and an HTTP client does not
+ * half-close before its answer.
  */
 static void hold(econn_t *c, const egress_rule_t *rule)
 {
