@@ -110,8 +110,16 @@ static void settle(app_t *app, quota_wait_t *w, policy_prompt_t *p)
 	if (p && p->state == PROMPT_ALLOWED_ONCE)
 		p->state = PROMPT_USED;
 	if (p && p->state == PROMPT_ALLOWED_SESSION) {
+		const char *key;
+		json_t *v, *tmp;
+
 		if (!app->quota_sessions)
 			app->quota_sessions = json_object();
+		/* kernels that are gone take their allows with them */
+		json_object_foreach_safe(app->quota_sessions, tmp, key, v) {
+			if (!kmgr_find(app->kernels, key))
+				json_object_del(app->quota_sessions, key);
+		}
 		json_object_set_new(app->quota_sessions, w->kernel, json_string(p->id));
 	}
 	if (p && p->state == PROMPT_TIMED_OUT)
