@@ -37,7 +37,7 @@ struct app {
 	json_t *event_states;    /* prompt id -> the state the streams last heard */
 	struct quota_wait *quota_waits; /* cells held on a time-quota prompt (quota_prompts.c) */
 	json_t *quota_sessions;  /* kernel id -> the prompt that allowed its overruns */
-	json_t *kernel_owners;   /* kernel id -> who started it (kernel_start.c) */
+	struct kernel_owner_entry *kernel_owners; /* who started each kernel (kernel_start.c) */
 	double started_at;
 	double last_activity;
 	bool is_stopping;

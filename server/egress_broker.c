@@ -745,6 +745,26 @@ void egress_broker_set_prompter(egress_broker_t *b, const egress_prompter_t *p)
 		b->prompter = *p;
 }
 
+/* The capability that started the kernel narrows the rules: false after
+ * answering 403 when it does not allow net:host:port. */
+static bool token_allows(econn_t *c)
+{
+	const egress_prompter_t *pr = &c->ek->b->prompter;
+	char effect[300], why[512] = "", body[1400], detail[700];
+
+	snprintf(effect, sizeof effect, "net:%s:%u", c->host, c->port);
+	for (char *e = effect; *e; e++)
+		*e = (char)tolower((unsigned char)*e);
+	if (!pr->check || pr->check(pr->arg, c->ek->id, effect, why, sizeof why) == 0)
+		return true;
+	snprintf(detail, sizeof detail, "the token that started the kernel: %s", why);
+	record(c, "deny", NULL, detail);
+	snprintf(body, sizeof body, "cellgate egress: %s %s:%u is denied: the token that started "
+		 "this kernel does not allow %s: %s\n", c->method, c->host, c->port, effect, why);
+	answer(c, 403, "Forbidden", body);
+	return false;
+}
+
 static void decide(econn_t *c)
 {
 	const config_t *cfg = c->ek->b->cfg;
@@ -771,6 +791,8 @@ static void decide(econn_t *c)
 		answer(c, 403, "Forbidden", body);
 		return;
 	}
+	if (!token_allows(c))
+		return;
 	if (v == EGRESS_PROMPT) {
 		hold(c, rule);
 		return;

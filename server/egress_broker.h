@@ -19,7 +19,9 @@
  * to the same host:port through without asking (until the kernel is
  * restarted or shut down), deny and timeout answer 403 naming the prompt.
  * A held connection the kernel closes, or whose kernel goes, withdraws its
- * prompt.
+ * prompt. Before an allow or an ask, the capability that started the kernel
+ * must allow the effect net:host:port (a token's effect= caveats narrow
+ * what the rules allow; they never widen it).
  */
 #ifndef CELLGATE_EGRESS_BROKER_H
 #define CELLGATE_EGRESS_BROKER_H
@@ -35,6 +37,10 @@ typedef struct egress_broker egress_broker_t;
 
 /* What the broker needs from the server to hold a connection on a prompt. */
 typedef struct egress_prompter {
+	/* May the capability that started kernel_id have effect ("net:host:port")
+	 * at all? 0, or -1 with why (then denied, whatever the rules say). */
+	int (*check)(void *arg, const char *kernel_id, const char *effect, char *why,
+		     size_t why_size);
 	/* A new pending prompt for a connection of kernel_id (effect "network
 	 * host:port", request "CONNECT host:port" or "GET http://..."): 0 with
 	 * its id, or -1 with why when nobody may be asked (then denied). */

@@ -85,9 +85,26 @@ static void withdraw(void *arg, const char *kernel_id, const char *prompt_id, co
 	prompts_notify(app);
 }
 
+/* The starting token's effect= caveats (and its principal's "effects"). */
+static int check(void *arg, const char *kernel_id, const char *effect, char *why,
+		 size_t why_size)
+{
+	app_t *app = arg;
+	policy_cap_t *cap = kernel_owner_cap(app, kernel_id);
+	policy_resource_t res = { .effect = effect };
+	char detail[800];
+
+	if (!cap || policy_allows(cap, POLICY_EXECUTE, &res, util_unix_time(), why, why_size))
+		return 0;
+	snprintf(detail, sizeof detail, "%s refused: %s", effect, why);
+	audit(app, kernel_id, effect, "deny", detail);
+	return -1;
+}
+
 void egress_prompts_attach(app_t *app)
 {
-	egress_prompter_t pr = { .ask = ask, .withdraw = withdraw, .audit = audit, .arg = app };
+	egress_prompter_t pr = { .check = check, .ask = ask, .withdraw = withdraw, .audit = audit,
+				 .arg = app };
 
 	egress_broker_set_prompter(app->egress, &pr);
 }

@@ -28,35 +28,69 @@ char *kernel_default_spec(kmgr_t *mgr)
 	return name;
 }
 
-/* Who started each kernel, for the prompts its code raises (egress). A
- * kernel that is gone is forgotten at the next start. */
+/* Who started each kernel: its capability, for the effects its code asks
+ * for (egress) and the prompts they raise. A kernel that is gone is
+ * forgotten at the next start. */
+typedef struct kernel_owner_entry {
+	char id[64];
+	policy_cap_t *cap;
+	struct kernel_owner_entry *next;
+} kernel_owner_entry_t;
+
 static void owner_set(app_t *app, const char *id, policy_cap_t *cap)
 {
-	const char *key;
-	json_t *v, *tmp;
+	kernel_owner_entry_t **link = &app->kernel_owners, *e;
 
-	if (!app->kernel_owners && !(app->kernel_owners = json_object()))
-		return;
-	json_object_foreach_safe(app->kernel_owners, tmp, key, v) {
-		if (!kmgr_find(app->kernels, key))
-			json_object_del(app->kernel_owners, key);
+	while (*link) {
+		e = *link;
+		if (kmgr_find(app->kernels, e->id) && strcmp(e->id, id) != 0) {
+			link = &e->next;
+			continue;
+		}
+		*link = e->next;
+		policy_cap_unref(&e->cap);
+		free(e);
 	}
-	json_object_set_new(app->kernel_owners, id,
-			    json_pack("{s:s, s:s}", "principal",
-				      cap ? policy_cap_principal(cap) : "server-token", "token_id",
-				      cap && !policy_cap_is_root(cap) ? policy_cap_token_id(cap) : ""));
+	if (!cap || !(e = calloc(1, sizeof *e)))
+		return;
+	snprintf(e->id, sizeof e->id, "%s", id);
+	e->cap = policy_cap_ref(cap);
+	e->next = app->kernel_owners;
+	app->kernel_owners = e;
+}
+
+policy_cap_t *kernel_owner_cap(app_t *app, const char *id)
+{
+	for (kernel_owner_entry_t *e = app->kernel_owners; e; e = e->next)
+		if (strcmp(e->id, id) == 0)
+			return e->cap;
+	return NULL;
 }
 
 void kernel_owner(app_t *app, const char *id, const char **principal, const char **token_id)
 {
-	json_t *o = json_object_get(app->kernel_owners, id);
-	const char *p = json_string_value(json_object_get(o, "principal"));
-	const char *t = json_string_value(json_object_get(o, "token_id"));
+	policy_cap_t *cap = kernel_owner_cap(app, id);
 
-	if (p)
-		*principal = p;
-	if (t)
-		*token_id = t;
+	if (!cap)
+		return;
+	if (policy_cap_is_root(cap)) {
+		*principal = "server-token";
+		*token_id = "";
+		return;
+	}
+	*principal = policy_cap_principal(cap);
+	*token_id = policy_cap_token_id(cap);
+}
+
+void kernel_owners_free(app_t *app)
+{
+	while (app->kernel_owners) {
+		kernel_owner_entry_t *e = app->kernel_owners;
+
+		app->kernel_owners = e->next;
+		policy_cap_unref(&e->cap);
+		free(e);
+	}
 }
 
 /* A launch is recorded with the sandbox and the limits it got (each with

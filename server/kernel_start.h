@@ -26,6 +26,10 @@ void kernel_start_for(http_req_t *req, const char *spec_name, const char *cwd_re
 /* Who started kernel id (through kernel_start_for): the principal and its
  * token's identifier, left as they are when nobody is known. */
 void kernel_owner(app_t *app, const char *id, const char **principal, const char **token_id);
+/* The capability kernel id was started with (borrowed), or NULL. */
+policy_cap_t *kernel_owner_cap(app_t *app, const char *id);
+/* At the server's end. */
+void kernel_owners_free(app_t *app);
 
 /* The default kernelspec's name: python3 when there is one. Caller frees. */
 char *kernel_default_spec(kmgr_t *mgr);

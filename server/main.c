@@ -18,6 +18,7 @@
 #include "app.h"
 #include "egress_broker.h"
 #include "egress_prompts.h"
+#include "kernel_start.h"
 #include "quota_prompts.h"
 #include "app_store.h"
 #include "auth.h"
@@ -221,7 +222,7 @@ out:
 	policy_close(&s.app.policy);
 	policy_prompts_free(&s.app.prompts);
 	quota_prompts_release(&s.app);
-	json_decref(s.app.kernel_owners);
+	kernel_owners_free(&s.app);
 	close_handles(&s);
 	/* let libuv finish closing what lws and the manager closed */
 	for (int i = 0; i < 100 && uv_run(s.app.loop, UV_RUN_NOWAIT); i++)

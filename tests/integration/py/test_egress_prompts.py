@@ -547,3 +547,40 @@ def test_cell_that_ends_first_withdraws_its_quota_prompt(aserver):
     assert settled(s, p["id"], s.agent)["state"] == "withdrawn"
     assert answer(s, p["id"], "allow_once", s.alice).status_code == 409
     s.delete_kernel(kid)
+
+
+def test_starting_token_effect_caveats_narrow_egress(aserver, service):  # noqa: F811
+    """A token's effect= caveats bind what its kernel may reach: outside
+    them, a denial before any prompt; inside, the rules (here: ask) decide."""
+    s = aserver
+    for caveat, asks in ((f"effect=net:{HOST}:1", False), (f"effect=net:{HOST}:*", True)):
+        token = mint(s, "agent", caveat)
+        r = s.request("POST", "/api/kernels", token=token, json={"name": "python3", "path": "nb"})
+        assert r.status_code == 201, r.text
+        kid = r.json()["id"]
+        s._kernels.add(kid)
+        s.wait_kernel_ready(kid, timeout=90)
+        ws = s.ws_connect(kid, token=token)
+        code = FETCH.format(host=HOST, port=service, page="caveat")
+        if not asks:
+            out = s.execute(kid, code, timeout=120, ws=ws).stdout
+            assert out.startswith("error 403 denied cellgate egress: GET"), out
+            assert f"does not allow net:{HOST}:{service}" in out, out
+            assert f"the token allows effect net:{HOST}:1 only" in out, out
+            d = decisions(s, kid)
+            assert [x["decision"] for x in d] == ["deny"], d
+            assert not [x for x in s.request("GET", "/api/cellgate/prompts", token=s.alice).json()
+                        if x.get("kernel") == kid]
+        else:
+            res = {}
+            t = threading.Thread(target=lambda: res.update(
+                out=s.execute(kid, code, timeout=200, ws=ws).stdout), daemon=True)
+            t.start()
+            p = pending_prompt(s, kid, s.alice)
+            assert answer(s, p["id"], "deny", s.alice).status_code == 200
+            t.join(200)
+            assert res["out"].startswith("error 403"), res
+        ws.close()
+        s.delete_kernel(kid)
+    assert any(e["decision"] == "deny" and "refused: the token allows effect" in e["detail"]
+               for e in audit(s))
