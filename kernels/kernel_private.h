@@ -83,6 +83,7 @@ struct kernel {
 	sbx_limits_t limits;   /* this kernel's, resolved at launch */
 	char *limit_note;      /* the last limit it reached, for the model */
 	wire_msg_t *busy;      /* the status that began the running cell (its parent is the request) */
+	unsigned cell_seq;     /* cells begun: which one is running */
 	double last_activity;
 	double started_at;
 	int stop_step;         /* 0: shutdown_request sent, 1: SIGTERM sent */

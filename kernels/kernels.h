@@ -73,6 +73,11 @@ typedef struct kmgr_config {
 	 * serves SBX_EGRESS_SOCKET_NAME in kernel_dir(k) meanwhile. */
 	void (*on_sandbox)(void *arg, kernel_t *k, bool up);
 	void *on_sandbox_arg;
+	/* A cell reached its CPU quota: true when a person is being asked
+	 * (answer with kernel_cell_quota_answer), false to interrupt it now.
+	 * NULL: interrupt. */
+	bool (*on_cell_quota)(void *arg, kernel_t *k);
+	void *on_cell_quota_arg;
 } kmgr_config_t;
 
 /* Defaults for everything but the paths and ids. */
@@ -137,6 +142,18 @@ int kernel_wait_ready(kernel_t *k, kernel_done_fn done, void *arg);
 /* The kernel's trust class: its kernelspec's metadata.cellgate.trust_class,
  * "trusted" when it says none. */
 const char *kernel_trust_class(const kernel_t *k);
+/* The msg_id of the request the kernel says it is busy with (the kernel's
+ * word, printable characters only: shown to people, never trusted); ""
+ * when it is not busy. */
+void kernel_busy_msg_id(const kernel_t *k, char *out, size_t size);
+/* Counts the kernel's cells (each busy status): which one is running. */
+unsigned kernel_cell_seq(const kernel_t *k);
+/* The answer for cell (kernel_cell_seq when on_cell_quota asked): extend
+ * its quota by seconds, or interrupt it (then, as without a prompt, the
+ * kernel is stopped if it goes on past the grace). by names who answered,
+ * for the message the cell's clients see. Nothing once the cell is over. */
+void kernel_cell_quota_answer(kernel_t *k, unsigned cell, bool extend, double seconds,
+			      const char *by);
 /* The host path of the kernel's runtime directory (never shown to clients). */
 const char *kernel_dir(const kernel_t *k);
 /* Why the kernel died, or NULL. */

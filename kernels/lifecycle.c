@@ -160,6 +160,7 @@ static void on_iopub(void *arg, zsock_t *sock, const wire_slice_t *f, size_t n)
 		if (st == KSTATE_BUSY) {
 			wire_msg_unref(&k->busy);
 			k->busy = wire_msg_ref(msg);
+			k->cell_seq++;
 			sbx_cell_begin(k->sbx);
 		} else {
 			sbx_cell_end(k->sbx);
@@ -639,6 +640,17 @@ static void on_limit(void *arg, sbx_limit_t which, int count)
 		return;
 	switch (which) {
 	case SBX_LIMIT_CELL_CPU:
+		if (count == 1 && k->mgr->cfg.on_cell_quota) {
+			sbx_cell_ask(k->sbx);
+			snprintf(action, sizeof action,
+				 "this cell used more than %llu s of CPU time; a person is asked to "
+				 "extend its quota or interrupt it",
+				 (unsigned long long)k->limits.cell_cpu_seconds);
+			notify_limit(k, sbx_limit_reason(which), action);
+			if (k->mgr->cfg.on_cell_quota(k->mgr->cfg.on_cell_quota_arg, k))
+				return;
+			sbx_cell_refuse(k->sbx);
+		}
 		if (count == 1) {
 			snprintf(action, sizeof action,
 				 "this cell used more than %llu s of CPU time; it is interrupted",
@@ -677,6 +689,34 @@ static void on_limit(void *arg, sbx_limit_t which, int count)
 	default:
 		return;
 	}
+}
+
+unsigned kernel_cell_seq(const kernel_t *k)
+{
+	return k->cell_seq;
+}
+
+void kernel_cell_quota_answer(kernel_t *k, unsigned cell, bool extend, double seconds,
+			      const char *by)
+{
+	char action[200];
+	err_t err = { 0 };
+
+	if (k->phase == PHASE_DEAD || k->is_shutting_down || k->state != KSTATE_BUSY ||
+	    k->cell_seq != cell)
+		return;
+	if (extend) {
+		snprintf(action, sizeof action, "%s extended this cell's quota by %.0f s of CPU time",
+			 by, seconds);
+		notify_limit(k, sbx_limit_reason(SBX_LIMIT_CELL_CPU), action);
+		sbx_cell_extend(k->sbx, seconds);
+		return;
+	}
+	snprintf(action, sizeof action, "%s: no more CPU time for this cell; it is interrupted", by);
+	notify_limit(k, sbx_limit_reason(SBX_LIMIT_CELL_CPU), action);
+	sbx_cell_refuse(k->sbx);
+	if (kernel_interrupt(k, &err) != 0)
+		log_warn("kernels", "%.8s cannot interrupt: %s", k->id, err.msg);
 }
 
 /* --- stopping -------------------------------------------------------------- */

@@ -437,6 +437,19 @@ static json_t *limits_json(kernel_t *k)
 			 "cpu_used_seconds", k->sbx ? sbx_cpu_seconds(k->sbx) : 0.0);
 }
 
+void kernel_busy_msg_id(const kernel_t *k, char *out, size_t size)
+{
+	const char *id = k->state == KSTATE_BUSY && k->busy ? k->busy->parent_msg_id : NULL;
+	size_t n = 0;
+
+	for (; id && *id && n + 1 < size; id++) {
+		if (*id > ' ' && *id < 0x7f)
+			out[n++] = *id;
+	}
+	if (size)
+		out[n] = '\0';
+}
+
 const char *kernel_trust_class(const kernel_t *k)
 {
 	json_t *cg = json_object_get(k->spec.metadata, "cellgate");

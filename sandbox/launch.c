@@ -61,6 +61,8 @@ struct sbx {
 	bool in_cell;
 	double cell_cpu0;      /* CPU seconds at the cell's start */
 	double cell_mark;      /* ... at its interrupt */
+	double cell_limit;     /* CPU seconds the cell may use: the quota, plus extensions */
+	bool cell_asking;      /* past the quota, a person is asked: no grace runs */
 	int cell_hits;
 	bool cell_pids_told;   /* the process limit, said once a cell */
 	bool cell_disk_told;
@@ -242,7 +244,9 @@ static void watch_cell(sbx_t *s, double cpu)
 	uint64_t q = s->limits.cell_cpu_seconds;
 	bool partial;
 
-	if (q && s->cell_hits == 0 && cpu - s->cell_cpu0 >= (double)q) {
+	if (q && s->cell_asking) {
+		/* the answer decides (sbx_cell_extend, sbx_cell_refuse) */
+	} else if (q && s->cell_hits == 0 && cpu - s->cell_cpu0 >= s->cell_limit) {
 		s->cell_hits = 1;
 		s->cell_mark = cpu;
 		report(s, SBX_LIMIT_CELL_CPU, 1);
@@ -293,8 +297,34 @@ void sbx_cell_begin(sbx_t *s)
 		return;
 	s->in_cell = true;
 	s->cell_hits = 0;
+	s->cell_asking = false;
+	s->cell_limit = (double)s->limits.cell_cpu_seconds;
 	s->cell_pids_told = s->cell_disk_told = false;
 	s->cell_cpu0 = s->limits.cell_cpu_seconds ? sbx_cpu_seconds(s) : 0;
+}
+
+void sbx_cell_ask(sbx_t *s)
+{
+	if (s && s->in_cell && s->cell_hits == 1)
+		s->cell_asking = true;
+}
+
+void sbx_cell_extend(sbx_t *s, double seconds)
+{
+	if (!s || !s->in_cell || s->cell_hits != 1)
+		return;
+	/* from now: what it used while the person thought is not held against it */
+	s->cell_limit = sbx_cpu_seconds(s) - s->cell_cpu0 + seconds;
+	s->cell_hits = 0;
+	s->cell_asking = false;
+}
+
+void sbx_cell_refuse(sbx_t *s)
+{
+	if (!s || !s->in_cell || s->cell_hits != 1)
+		return;
+	s->cell_asking = false;
+	s->cell_mark = sbx_cpu_seconds(s);
 }
 
 void sbx_cell_end(sbx_t *s)

@@ -158,6 +158,14 @@ sbx_t *sbx_launch(uv_loop_t *loop, const sbx_spec_t *spec, const sbx_callbacks_t
  * quota and the disk quota count from here. */
 void sbx_cell_begin(sbx_t *sbx);
 void sbx_cell_end(sbx_t *sbx);
+/* The running cell reached its CPU quota (on_limit, count 1) and a person
+ * is asked whether to extend it: no grace counts until the answer.
+ * sbx_cell_extend lets the cell use seconds more from now (the quota may
+ * be reached again); sbx_cell_refuse starts the grace after the interrupt
+ * from now. Each does nothing once the cell is over. */
+void sbx_cell_ask(sbx_t *sbx);
+void sbx_cell_extend(sbx_t *sbx, double seconds);
+void sbx_cell_refuse(sbx_t *sbx);
 /* CPU seconds the whole sandbox has used so far. */
 double sbx_cpu_seconds(sbx_t *sbx);
 /* How a limit is enforced for this sandbox: "cgroup-v1", "cgroup-v2",

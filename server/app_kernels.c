@@ -9,6 +9,8 @@
 
 #include "../common/log.h"
 #include "egress_broker.h"
+#include "egress_prompts.h"
+#include "quota_prompts.h"
 
 int app_kernels_start(app_t *app, char runtime_dir[APP_RUNTIME_DIR_LEN], err_t *err)
 {
@@ -62,8 +64,15 @@ int app_kernels_start(app_t *app, char runtime_dir[APP_RUNTIME_DIR_LEN], err_t *
 		kc.egress_relay = cfg->egress_relay;
 		kc.on_sandbox = egress_broker_on_sandbox;
 		kc.on_sandbox_arg = app->egress;
+		/* "ask" rules wait for a person; without prompts (the CLI) they deny */
+		if (app->prompts)
+			egress_prompts_attach(app);
 	} else if (!cfg->no_egress) {
 		log_warn("server", "no egress relay (cellgate-egress-relay not found): kernels have no network");
+	}
+	if (cfg->cell_cpu_extend_s > 0 && app->prompts) {
+		kc.on_cell_quota = quota_prompts_on_cell_quota;
+		kc.on_cell_quota_arg = app;
 	}
 	app->kernels = kmgr_new(app->loop, &kc, err);
 	return app->kernels ? 0 : (err->code ? err->code : CG_ESYS);

@@ -17,7 +17,6 @@
 #include "../sandbox/sandbox.h"
 #include "app.h"
 #include "app_kernels.h"
-#include "egress_broker.h"
 #include "app_store.h"
 #include "auth.h"
 #include "authz.h"
@@ -26,7 +25,10 @@
 #include "handlers.h"
 #include "cli_store.h"
 #include "config.h"
+#include "egress_broker.h"
+#include "kernel_start.h"
 #include "lws.h"
+#include "quota_prompts.h"
 #include "recorder.h"
 #include "replay.h"
 #include "sessions.h"
@@ -87,6 +89,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	log_info("server", "%s: stopping", strsignal(signum));
 	s->app.is_stopping = true;
 	prompts_release_waiters(&s->app);
+	events_release(&s->app);
 	uv_timer_start(&s->stop_deadline, on_stop_deadline, STOP_DEADLINE_MS, 0);
 	kmgr_shutdown_all(s->app.kernels, on_kernels_stopped, s);
 }
@@ -158,6 +161,7 @@ static int serve(int argc, char **argv)
 	rc = 0;
 out:
 	prompts_release_waiters(&s.app);
+	events_release(&s.app);
 	listener_stop(&s.app);
 	replays_free(&s.app.replays);
 	sessions_free(&s.app.sessions);
@@ -169,6 +173,8 @@ out:
 	policy_audit_close(&s.app.audit);
 	policy_close(&s.app.policy);
 	policy_prompts_free(&s.app.prompts);
+	quota_prompts_release(&s.app);
+	kernel_owners_free(&s.app);
 	close_handles(&s);
 	/* let libuv finish closing what lws and the manager closed */
 	for (int i = 0; i < 100 && uv_run(s.app.loop, UV_RUN_NOWAIT); i++)

@@ -55,6 +55,8 @@ const route_t routes[] = {
 	/* every token sees the prompts it asked, and those it may answer */
 	{ GET, "/api/cellgate/prompts", api_prompts_list, false, ANY, RES_SERVER },
 	{ GET, "/api/cellgate/prompts/{id}", api_prompt_get, false, ANY, RES_SERVER },
+	/* and the same prompts as they change, as Server-Sent Events */
+	{ GET, "/api/cellgate/events", api_events, false, ANY, RES_SERVER },
 	{ HTTP_POST, "/api/cellgate/prompts/{id}", api_prompt_answer, false, POLICY_APPROVE,
 	  RES_PROMPT },
 	{ GET, "/api/cellgate/egress", api_egress_get, false, R, RES_KERNEL },

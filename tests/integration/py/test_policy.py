@@ -298,6 +298,9 @@ CASES = [
      None, fresh_prompt),
     ("POST", "/api/cellgate/prompts/{id}", "/api/cellgate/prompts/{prompt}", {"answer": "deny"},
      "approve", "m", None, fresh_prompt),
+    # a stream: ?duration= ends it, so the matrix can read it whole
+    ("GET", "/api/cellgate/events", "/api/cellgate/events?duration=1", None, "any", None, None,
+     nothing),
     ("GET", "/api/cellgate/egress", "/api/cellgate/egress?kernel={kernel}", None, "read", "m",
      "python3", nothing),
     ("GET", "/api/events/subscribe", "/api/events/subscribe", None, "any", None, None, nothing),
