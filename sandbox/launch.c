@@ -41,6 +41,7 @@
 struct sbx {
 	pid_t pid;
 	pid_t kernel_pid;
+	long init_pid;        /* the sandbox's pid 1, once bwrap has said it */
 	int pidfd;
 	int info_fd;          /* read end of bwrap's --info-fd */
 	uv_poll_t exit_watch;
@@ -510,22 +511,26 @@ pid_t sbx_kernel_pid(sbx_t *s)
 {
 	char buf[1024], path[64];
 	const char *p;
-	long init_pid;
 	ssize_t n;
 	FILE *f;
 
 	if (s->kernel_pid || !s->is_running)
 		return s->kernel_pid;
-	n = read(s->info_fd, buf, sizeof buf - 1);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strstr(buf, "\"child-pid\"");
-	p = p ? strchr(p, ':') : NULL;
-	init_pid = p ? strtol(p + 1, NULL, 10) : 0;
-	if (init_pid <= 0)
-		return 0;
-	snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", init_pid, init_pid);
+	/* bwrap writes the info once: keep what it said, for the next try */
+	if (!s->init_pid) {
+		n = read(s->info_fd, buf, sizeof buf - 1);
+		if (n <= 0)
+			return 0;
+		buf[n] = '\0';
+		p = strstr(buf, "\"child-pid\"");
+		p = p ? strchr(p, ':') : NULL;
+		s->init_pid = p ? strtol(p + 1, NULL, 10) : 0;
+		if (s->init_pid <= 0) {
+			s->init_pid = 0;
+			return 0;
+		}
+	}
+	snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", s->init_pid, s->init_pid);
 	f = fopen(path, "re");
 	if (f) {
 		long kpid = 0;
@@ -534,10 +539,9 @@ pid_t sbx_kernel_pid(sbx_t *s)
 			s->kernel_pid = (pid_t)kpid;
 		fclose(f);
 	}
-	if (!s->kernel_pid) {
-		/* not yet forked: put the bytes back for the next try */
+	/* not forked yet: the next call looks again */
+	if (!s->kernel_pid)
 		log_debug("sandbox", "kernel pid not known yet");
-	}
 	return s->kernel_pid;
 }
 
