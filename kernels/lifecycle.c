@@ -609,6 +609,8 @@ static void on_limit(void *arg, sbx_limit_t which, int count)
 		return;
 	switch (which) {
 	case SBX_LIMIT_CELL_CPU:
+		/* before the interrupt: the record of the cell says timeout */
+		kmgr_notify(k, KEV_CELL_LIMIT, sbx_limit_reason(which));
 		if (count == 1) {
 			snprintf(action, sizeof action,
 				 "this cell used more than %llu s of CPU time; it is interrupted",

@@ -26,6 +26,8 @@ struct egress_broker {
 	const config_t *cfg;
 	ekernel_t *kernels;
 	bool is_freed;
+	egress_decision_fn on_decision; /* the recorder's */
+	void *on_decision_ctx;
 };
 
 struct ekernel {
@@ -90,9 +92,17 @@ static void record(econn_t *c, const char *verdict, const char *rule, const char
 		      "reason", why);
 	if (!d)
 		return;
+	if (ek->b->on_decision)
+		ek->b->on_decision(ek->b->on_decision_ctx, ek->id, d);
 	if (json_array_size(ek->decisions) >= DECISIONS_MAX)
 		json_array_remove(ek->decisions, 0);
 	json_array_append_new(ek->decisions, d);
+}
+
+void egress_broker_set_observer(egress_broker_t *b, egress_decision_fn fn, void *ctx)
+{
+	b->on_decision = fn;
+	b->on_decision_ctx = ctx;
 }
 
 /* --- plumbing ----------------------------------------------------------------- */

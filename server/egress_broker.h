@@ -30,6 +30,12 @@ void egress_broker_free(egress_broker_t **self_p);
 /* The kernel manager's on_sandbox hook (kmgr_config_t). */
 void egress_broker_on_sandbox(void *broker, kernel_t *k, bool up);
 
+/* Told of every decision as the kernel's decision list keeps it ("time",
+ * "method", "host", "port", "decision", "rule", "reason"), on the loop:
+ * the recorder puts it in the execution running in that kernel. */
+typedef void (*egress_decision_fn)(void *ctx, const char *kernel_id, const json_t *decision);
+void egress_broker_set_observer(egress_broker_t *b, egress_decision_fn fn, void *ctx);
+
 /* {"kernel", "decisions": [...], "open_connections", "bytes"}, or NULL
  * for a kernel the broker does not know. Caller owns the result. */
 json_t *egress_broker_report(egress_broker_t *b, const char *kernel_id);
