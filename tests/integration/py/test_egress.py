@@ -229,3 +229,58 @@ print(urllib.request.urlopen("http://{HOST}:{service}/", timeout=30).read().deco
     # the kernel is gone, and so is its decision list
     r = egress.request("GET", f"/api/cellgate/egress?kernel={kid}")
     assert r.status_code == 404, r.text
+
+
+def test_effects_are_in_the_record_of_the_cell_that_made_them(egress, service):
+    """Each egress decision goes in the execution record of the cell that
+    was running when it was made: the allowed fetch and the denied one in
+    their own cells' records (provenance API, execution record, `cellgate
+    log --cells`), none in the cells around them."""
+    import os
+    import subprocess
+    import uuid
+
+    from nbclient_ws import Notebook
+    other = service + 1 if service < 65535 else service - 1
+    nb = Notebook(egress, f"effects-{uuid.uuid4().hex[:8]}.ipynb", [
+        ("setup", "import urllib.request, urllib.error"),
+        ("fetch", f'print(urllib.request.urlopen("http://{HOST}:{service}/e", timeout=30).read().decode(), end="")'),
+        ("denied", f'''try:
+    urllib.request.urlopen("http://{HOST}:{other}/", timeout=30)
+except urllib.error.HTTPError as e:
+    print(e.code)'''),
+        ("after", "1 + 1")])
+    try:
+        for cid in ("setup", "fetch", "denied", "after"):
+            assert nb.run(cid, timeout=90)["status"] == "ok", cid
+        assert nb.cell("fetch")["outputs"][0]["text"] == BODY.decode()
+        assert nb.cell("denied")["outputs"][0]["text"] == "403\n"
+        v = nb.save()
+        r = egress.request("GET", "/api/cellgate/provenance/" + nb.path, params={"version": v})
+        assert r.status_code == 200, r.text
+        cells = {c["cell_id"]: c for c in r.json()["cells"]}
+        eff = {cid: cells[cid]["execution"]["effects"] for cid in cells}
+        assert eff["setup"] == [] and eff["after"] == [], eff
+        [allowed] = eff["fetch"]
+        assert allowed["effect"] == "network" and allowed["destination"] == f"{HOST}:{service}"
+        assert allowed["decision"] == "allow" and allowed["rule"] == f"egress-allow = {HOST}:{service}"
+        assert allowed["decided_by"] == "policy" and allowed["method"] == "GET"
+        e = cells["fetch"]["execution"]
+        assert e["started"] <= allowed["at"] <= e["ended"], (e, allowed)
+        [denied] = eff["denied"]
+        assert (denied["destination"], denied["decision"], denied["rule"]) == (
+            f"{HOST}:{other}", "deny", None), denied
+        assert denied["reason"] == "no rule allows it"
+        # the record by id says the same
+        rec = egress.request("GET", "/api/cellgate/execution/" + e["id"]).json()
+        assert rec["effects"] == eff["fetch"]
+        out = subprocess.run([os.environ.get("CELLGATE_BIN", "bin/cellgate"), "log", "--cells",
+                              nb.path, "--version", v, "--state", egress.state],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        lines = {ln.split()[0]: ln for ln in out.stdout.splitlines() if ln.strip()}
+        assert f"effects: network allow {HOST}:{service}" in lines["fetch"], out.stdout
+        assert f"effects: network deny {HOST}:{other}" in lines["denied"], out.stdout
+        assert "effects" not in lines["after"], out.stdout
+    finally:
+        nb.close()
