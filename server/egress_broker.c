@@ -41,6 +41,7 @@ struct ekernel {
 	size_t open;       /* connections now */
 	uint64_t bytes;    /* both ways, over the kernel's life */
 	json_t *decisions;
+	json_t *grants;    /* a replay's: "HOST:PORT" it may reach, nothing else */
 	struct econn *conns; /* open now */
 	ekernel_t *next;
 };
@@ -72,6 +73,7 @@ typedef struct wreq {
 } wreq_t;
 
 static void ekernel_unref(ekernel_t *ek);
+static ekernel_t *find(egress_broker_t *b, const char *id);
 static void conn_close(econn_t *c);
 static void on_client_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 
@@ -565,10 +567,44 @@ static const char *parse_request(econn_t *c)
 	return parse_authority(c, auth, (size_t)(slash - auth), 80) ? "bad URL authority" : NULL;
 }
 
+/* A replay kernel reaches exactly what its replay granted. */
+static egress_verdict_t replay_grant(const econn_t *c, egress_rule_t *grant, const egress_rule_t **rule)
+{
+	char dest[300];
+	const json_t *g;
+	size_t i;
+
+	*rule = NULL;
+	snprintf(dest, sizeof dest, strchr(c->host, ':') ? "[%s]:%u" : "%s:%u", c->host, c->port);
+	json_array_foreach(c->ek->grants, i, g)
+		if (strcasecmp(json_string_value(g), dest) == 0) {
+			memset(grant, 0, sizeof *grant);
+			snprintf(grant->text, sizeof grant->text, "grant network:%s", dest);
+			grant->allow = true;
+			*rule = grant;
+			return EGRESS_ALLOW;
+		}
+	return EGRESS_DENY;
+}
+
+int egress_broker_grant(egress_broker_t *b, const char *kernel_id_, char *const *dests, size_t n)
+{
+	ekernel_t *ek = b ? find(b, kernel_id_) : NULL;
+
+	if (!ek)
+		return CG_ENOTFOUND;
+	json_decref(ek->grants);
+	ek->grants = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(ek->grants, json_string(dests[i]));
+	return 0;
+}
+
 static void decide(econn_t *c)
 {
 	const config_t *cfg = c->ek->b->cfg;
 	const egress_rule_t *rule = NULL;
+	egress_rule_t grant;
 	egress_verdict_t v;
 	char body[1400];
 	const char *bad = parse_request(c);
@@ -581,8 +617,11 @@ static void decide(econn_t *c)
 		answer(c, 400, "Bad Request", body);
 		return;
 	}
-	v = egress_decide(cfg->egress_rules, cfg->n_egress_rules, c->ek->spec, c->ek->trust, c->host,
-			  c->port, &rule);
+	if (strcmp(c->ek->trust, "replay") == 0)
+		v = replay_grant(c, &grant, &rule);
+	else
+		v = egress_decide(cfg->egress_rules, cfg->n_egress_rules, c->ek->spec, c->ek->trust,
+				  c->host, c->port, &rule);
 	if (v != EGRESS_ALLOW) {
 		record(c, "deny", rule ? rule->text : NULL, rule ? "a deny rule matches"
 							     : "no rule allows it");
@@ -691,6 +730,7 @@ static void ekernel_unref(ekernel_t *ek)
 		}
 	}
 	json_decref(ek->decisions);
+	json_decref(ek->grants);
 	free(ek);
 	if (b->is_freed && !b->kernels)
 		free(b);

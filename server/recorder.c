@@ -956,13 +956,19 @@ static void on_event(void *ctx, kernel_t *k, kevent_t ev, const char *reason)
 
 /* --- effects ------------------------------------------------------------------ */
 
-/* The execution the kernel is running now: started (busy) and not yet idle. */
+/* The execution the kernel is running now: the oldest in flight that has
+ * not gone idle. Not "started" alone: a kernel runs its requests in order,
+ * and the busy status (on IOPub) may reach the loop after the egress
+ * broker has heard from the same cell on its own socket. The list is
+ * newest first. */
 static pending_t *busy_execution(ktrack_t *t)
 {
+	pending_t *found = NULL;
+
 	for (pending_t *p = t->pending; p; p = p->next)
-		if (p->has_started && !p->has_idle)
-			return p;
-	return NULL;
+		if (!p->has_idle && !p->has_reply)
+			found = p;
+	return found;
 }
 
 /* The egress broker decided a connection of kernel kid: the effect goes in
