@@ -541,6 +541,11 @@ static void html_cell(buf_t *b, const json_t *c)
 		esc(b, str(c, "reason"));
 		buf_append_str(b, "</small>");
 	}
+	if (*str(c, "upstream_skipped")) {
+		buf_append_str(b, "<br><small>");
+		esc(b, str(c, "upstream_skipped"));
+		buf_append_str(b, "</small>");
+	}
 	buf_append_str(b, "</td><td><pre class=\"src\">");
 	esc(b, str(c, "code"));
 	buf_append_str(b, "</pre></td><td>");

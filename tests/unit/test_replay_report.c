@@ -231,6 +231,17 @@ static void test_html(void **state)
 	assert_null(strstr(b.data, "http"));
 	buf_free(&b);
 	json_decref(report);
+	/* a skipped cell's reason and a later cell's upstream_skipped are shown, escaped */
+	report = json_pack("{s:s, s:s, s:[{s:s, s:s, s:s}, {s:s, s:s, s:s}]}", "id", "r2",
+			   "verdict", "not_reproduced", "cells",
+			   "cell_id", "f", "verdict", "skipped", "reason", "needs network access to <h>:80",
+			   "cell_id", "g", "verdict", "reproduced", "upstream_skipped", "cell f <was> skipped");
+	buf_init(&b, 0);
+	assert_int_equal(replay_report_html(report, &b), 0);
+	assert_non_null(strstr(b.data, "needs network access to &lt;h&gt;:80"));
+	assert_non_null(strstr(b.data, "cell f &lt;was&gt; skipped"));
+	buf_free(&b);
+	json_decref(report);
 }
 
 int main(void)
