@@ -187,9 +187,11 @@ const char *kclient_principal(const kclient_t *c);
  *   kernel   a message from the kernel: a reply on shell, or IOPub
  *   event    KEV_LAUNCHED: a kernel process started (a new kernel session);
  *            KEV_ENDED: it ended (died, restarted, shut down; reason says);
- *            KEV_GONE: the kernel_t is about to be freed
+ *            KEV_GONE: the kernel_t is about to be freed;
+ *            KEV_CELL_LIMIT: the running cell passed its CPU quota and is
+ *            being interrupted (or, if it goes on, the kernel stopped)
  */
-typedef enum kevent { KEV_LAUNCHED, KEV_ENDED, KEV_GONE } kevent_t;
+typedef enum kevent { KEV_LAUNCHED, KEV_ENDED, KEV_GONE, KEV_CELL_LIMIT } kevent_t;
 
 typedef struct kobserver {
 	void (*request)(void *ctx, kernel_t *k, const kclient_t *c, kchannel_t ch,

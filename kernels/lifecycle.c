@@ -651,6 +651,8 @@ static void on_limit(void *arg, sbx_limit_t which, int count)
 				return;
 			sbx_cell_refuse(k->sbx);
 		}
+		/* before the interrupt (no person asked): the cell's record says timeout */
+		kmgr_notify(k, KEV_CELL_LIMIT, sbx_limit_reason(which));
 		if (count == 1) {
 			snprintf(action, sizeof action,
 				 "this cell used more than %llu s of CPU time; it is interrupted",

@@ -27,6 +27,64 @@ void replay_opts_clear(replay_opts_t *o)
 	for (size_t i = 0; i < o->n_masks; i++)
 		free(o->masks[i]);
 	o->n_masks = 0;
+	for (size_t i = 0; i < o->n_grants; i++)
+		free(o->grants[i]);
+	o->n_grants = 0;
+}
+
+/* "HOST:PORT" with a plausible host and a port of 1-65535. */
+static bool is_destination(const char *d)
+{
+	const char *colon = strrchr(d, ':'), *p;
+	char *end;
+	long port;
+
+	if (!colon || colon == d || (size_t)(colon - d) > 255)
+		return false;
+	port = strtol(colon + 1, &end, 10);
+	if (*end || end == colon + 1 || port < 1 || port > 65535)
+		return false;
+	if (d[0] == '[')
+		return colon[-1] == ']' && colon - d > 2 && strspn(d + 1, "0123456789abcdefABCDEF:.") ==
+			(size_t)(colon - d - 2);
+	for (p = d; p < colon; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' && *p != '_')
+			return false;
+	return true;
+}
+
+int replay_grants_from_json(replay_opts_t *o, const json_t *j, err_t *err)
+{
+	const json_t *g;
+	size_t i;
+
+	if (!j || json_is_null(j))
+		return 0;
+	if (!json_is_array(j) || json_array_size(j) + o->n_grants > REPLAY_MAX_GRANTS)
+		return err_set(err, CG_EINVAL, "\"grant\" must be a list of at most %d effects "
+			       "(\"network:HOST:PORT\")", REPLAY_MAX_GRANTS);
+	json_array_foreach(j, i, g) {
+		const char *v = json_string_value(g);
+
+		if (!v || strncmp(v, "network:", 8) != 0 || !is_destination(v + 8))
+			return err_set(err, CG_EINVAL, "grant[%zu] must be \"network:HOST:PORT\"", i);
+		if (!(o->grants[o->n_grants] = strdup(v + 8)))
+			return err_set(err, CG_ESYS, "out of memory");
+		o->n_grants++;
+	}
+	return 0;
+}
+
+json_t *replay_grants_to_json(const replay_opts_t *o)
+{
+	json_t *a = json_array();
+	char e[300];
+
+	for (size_t i = 0; i < o->n_grants; i++) {
+		snprintf(e, sizeof e, "network:%s", o->grants[i]);
+		json_array_append_new(a, json_string(e));
+	}
+	return a;
 }
 
 static int get_bool(const json_t *j, const char *key, bool *out, err_t *err)
@@ -481,6 +539,11 @@ static void html_cell(buf_t *b, const json_t *c)
 	if (*str(c, "reason")) {
 		buf_append_str(b, "<br><small>");
 		esc(b, str(c, "reason"));
+		buf_append_str(b, "</small>");
+	}
+	if (*str(c, "upstream_skipped")) {
+		buf_append_str(b, "<br><small>");
+		esc(b, str(c, "upstream_skipped"));
 		buf_append_str(b, "</small>");
 	}
 	buf_append_str(b, "</td><td><pre class=\"src\">");

@@ -21,6 +21,7 @@
 #include "../common/err.h"
 
 #define REPLAY_MAX_MASKS 16
+#define REPLAY_MAX_GRANTS 16
 
 typedef struct replay_opts {
 	bool mask_addresses;   /* 0x followed by 6 or more hex digits */
@@ -30,6 +31,8 @@ typedef struct replay_opts {
 	double abs_tol;
 	size_t n_masks;
 	char *masks[REPLAY_MAX_MASKS]; /* POSIX extended regular expressions */
+	size_t n_grants;
+	char *grants[REPLAY_MAX_GRANTS]; /* effects the reviewer grants: "HOST:PORT" reachable */
 } replay_opts_t;
 
 /* Every default mask on, rel_tol 1e-9, abs_tol 0, no extra masks. */
@@ -41,6 +44,14 @@ void replay_opts_defaults(replay_opts_t *o);
  * a regular expression that does not compile.
  */
 int replay_opts_from_json(replay_opts_t *o, const json_t *j, err_t *err);
+/*
+ * The effects a replay may use: ["network:HOST:PORT", ...] (HOST a name, an
+ * IPv4 address or [IPv6]; PORT 1-65535), at most REPLAY_MAX_GRANTS. NULL
+ * grants nothing. CG_EINVAL with the reason for anything else.
+ */
+int replay_grants_from_json(replay_opts_t *o, const json_t *j, err_t *err);
+/* ["network:HOST:PORT", ...] */
+json_t *replay_grants_to_json(const replay_opts_t *o);
 json_t *replay_opts_to_json(const replay_opts_t *o);
 void replay_opts_clear(replay_opts_t *o);
 

@@ -111,7 +111,8 @@ static void replays_create(http_req_t *req, app_t *app)
 		goto out;
 	}
 	timeout = tv ? json_number_value(tv) : 0;
-	if (replay_opts_from_json(&opts, json_object_get(body, "compare"), &err)) {
+	if (replay_opts_from_json(&opts, json_object_get(body, "compare"), &err) ||
+	    replay_grants_from_json(&opts, json_object_get(body, "grant"), &err)) {
 		http_respond_err(req, &err);
 		goto out;
 	}

@@ -40,6 +40,7 @@ static int usage(void)
 	fprintf(stderr,
 		"usage: cellgate replay NOTEBOOK[@VERSION|@BRANCH] [--json] [--html FILE]\n"
 		"         [--mask REGEX]... [--rel-tol X] [--abs-tol X] [--timeout SECONDS]\n"
+		"         [--grant network:HOST:PORT]...\n"
 		"         [--keep-addresses] [--keep-timestamps] [--keep-durations]\n"
 		"         [serve options: --root DIR --state DIR --kernelspec-dir DIR --kernel-user U ...]\n"
 		"Replays the recorded executions behind a version's outputs in fresh sandboxed\n"
@@ -90,6 +91,16 @@ static int parse(cli_t *c, int argc, char **argv, int *out_argc, char **out_argv
 			json_decref(j);
 			if (rc) {
 				fprintf(stderr, "cellgate replay: --mask: %s\n", err.msg);
+				return -1;
+			}
+		} else if (strcmp(a, "--grant") == 0 && has_value) {
+			json_t *j = json_pack("[s]", argv[++i]);
+			err_t err = { 0 };
+			int rc = replay_grants_from_json(&c->opts, j, &err);
+
+			json_decref(j);
+			if (rc) {
+				fprintf(stderr, "cellgate replay: --grant: %s\n", err.msg);
 				return -1;
 			}
 		} else if (a[0] != '-' && !c->target) {

@@ -192,7 +192,8 @@ static const char *jstr(const json_t *o, const char *key)
 	return v ? v : "";
 }
 
-/* One line per code cell: id, state, who, when, kernel, sandbox, after what. */
+/* One line per code cell: id, state, who, when, kernel, sandbox, after what,
+ * the effects decided during it. */
 static void print_cell(const json_t *cell)
 {
 	const json_t *e = json_object_get(cell, "execution"), *sess = json_object_get(e, "session");
@@ -217,6 +218,14 @@ static void print_cell(const json_t *cell)
 			break;
 		}
 		printf(" %s", *jstr(x, "cell_id") ? jstr(x, "cell_id") : "?");
+	}
+	json_array_foreach(json_object_get(e, "effects"), i, x) {
+		if (i == 8) {
+			printf(" ...");
+			break;
+		}
+		printf("%s %s %s %s", i ? "," : "  effects:", jstr(x, "effect"), jstr(x, "decision"),
+		       jstr(x, "destination"));
 	}
 	json_array_foreach(json_object_get(cell, "stale_because"), i, x)
 		printf("%s %s: %s", i ? ";" : "  (stale:", jstr(x, "cell_id"), jstr(x, "why"));

@@ -27,6 +27,8 @@ struct egress_broker {
 	ekernel_t *kernels;
 	egress_prompter_t prompter;
 	bool is_freed;
+	egress_decision_fn on_decision; /* the recorder's */
+	void *on_decision_ctx;
 };
 
 struct ekernel {
@@ -41,6 +43,7 @@ struct ekernel {
 	uint64_t bytes;    /* both ways, over the kernel's life */
 	json_t *decisions;
 	json_t *session_allows; /* "host:port" -> the prompt that allowed it */
+	json_t *grants;    /* a replay's: "HOST:PORT" it may reach, nothing else */
 	struct econn *conns; /* open now */
 	ekernel_t *next;
 };
@@ -75,6 +78,7 @@ typedef struct wreq {
 } wreq_t;
 
 static void ekernel_unref(ekernel_t *ek);
+static ekernel_t *find(egress_broker_t *b, const char *id);
 static void conn_close(econn_t *c);
 static void on_client_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 
@@ -95,9 +99,17 @@ static void record(econn_t *c, const char *verdict, const char *rule, const char
 		      "reason", why);
 	if (!d)
 		return;
+	if (ek->b->on_decision)
+		ek->b->on_decision(ek->b->on_decision_ctx, ek->id, d);
 	if (json_array_size(ek->decisions) >= DECISIONS_MAX)
 		json_array_remove(ek->decisions, 0);
 	json_array_append_new(ek->decisions, d);
+}
+
+void egress_broker_set_observer(egress_broker_t *b, egress_decision_fn fn, void *ctx)
+{
+	b->on_decision = fn;
+	b->on_decision_ctx = ctx;
 }
 
 /* --- plumbing ----------------------------------------------------------------- */
@@ -563,6 +575,39 @@ static const char *parse_request(econn_t *c)
 	return parse_authority(c, auth, (size_t)(slash - auth), 80) ? "bad URL authority" : NULL;
 }
 
+/* A replay kernel reaches exactly what its replay granted. */
+static egress_verdict_t replay_grant(const econn_t *c, egress_rule_t *grant, const egress_rule_t **rule)
+{
+	char dest[300];
+	const json_t *g;
+	size_t i;
+
+	*rule = NULL;
+	snprintf(dest, sizeof dest, strchr(c->host, ':') ? "[%s]:%u" : "%s:%u", c->host, c->port);
+	json_array_foreach(c->ek->grants, i, g)
+		if (strcasecmp(json_string_value(g), dest) == 0) {
+			memset(grant, 0, sizeof *grant);
+			snprintf(grant->text, sizeof grant->text, "grant network:%s", dest);
+			grant->verdict = EGRESS_ALLOW;
+			*rule = grant;
+			return EGRESS_ALLOW;
+		}
+	return EGRESS_DENY;
+}
+
+int egress_broker_grant(egress_broker_t *b, const char *kernel_id_, char *const *dests, size_t n)
+{
+	ekernel_t *ek = b ? find(b, kernel_id_) : NULL;
+
+	if (!ek)
+		return CG_ENOTFOUND;
+	json_decref(ek->grants);
+	ek->grants = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(ek->grants, json_string(dests[i]));
+	return 0;
+}
+
 /* The way is open: within the byte limit, resolve and connect. */
 static void go_on(econn_t *c, const char *rule, const char *why)
 {
@@ -769,6 +814,7 @@ static void decide(econn_t *c)
 {
 	const config_t *cfg = c->ek->b->cfg;
 	const egress_rule_t *rule = NULL;
+	egress_rule_t grant;
 	egress_verdict_t v;
 	char body[1400];
 	const char *bad = parse_request(c);
@@ -779,8 +825,12 @@ static void decide(econn_t *c)
 		answer(c, 400, "Bad Request", body);
 		return;
 	}
-	v = egress_decide(cfg->egress_rules, cfg->n_egress_rules, c->ek->spec, c->ek->trust, c->host,
-			  c->port, &rule);
+	/* a replay's kernel: what its replay granted, and no configured rule */
+	if (strcmp(c->ek->trust, "replay") == 0)
+		v = replay_grant(c, &grant, &rule);
+	else
+		v = egress_decide(cfg->egress_rules, cfg->n_egress_rules, c->ek->spec, c->ek->trust,
+				  c->host, c->port, &rule);
 	if (v == EGRESS_DENY) {
 		record(c, "deny", rule ? rule->text : NULL, rule ? "a deny rule matches"
 							     : "no rule allows it");
@@ -886,6 +936,7 @@ static void ekernel_unref(ekernel_t *ek)
 	}
 	json_decref(ek->decisions);
 	json_decref(ek->session_allows);
+	json_decref(ek->grants);
 	free(ek);
 	if (b->is_freed && !b->kernels)
 		free(b);

@@ -68,6 +68,18 @@ void egress_broker_set_prompter(egress_broker_t *b, const egress_prompter_t *p);
 /* Lets through, or refuses, each held connection whose prompt is settled. */
 void egress_broker_on_prompts(egress_broker_t *b, policy_prompts_t *prompts);
 
+/* Told of every decision as the kernel's decision list keeps it ("time",
+ * "method", "host", "port", "decision", "rule", "reason"), on the loop:
+ * the recorder puts it in the execution running in that kernel. */
+typedef void (*egress_decision_fn)(void *ctx, const char *kernel_id, const json_t *decision);
+void egress_broker_set_observer(egress_broker_t *b, egress_decision_fn fn, void *ctx);
+
+/* A replay kernel (trust class "replay") gets no egress but what its replay
+ * grants: these destinations, each "HOST:PORT" exactly. The configured
+ * rules do not apply to it. Replaces the kernel's grants; CG_ENOTFOUND for
+ * a kernel the broker does not know. */
+int egress_broker_grant(egress_broker_t *b, const char *kernel_id, char *const *dests, size_t n);
+
 /* {"kernel", "decisions": [...], "open_connections", "bytes"}, or NULL
  * for a kernel the broker does not know. Caller owns the result. */
 json_t *egress_broker_report(egress_broker_t *b, const char *kernel_id);

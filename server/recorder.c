@@ -25,6 +25,7 @@
 #include "../common/util.h"
 #include "../notebook-store/records.h"
 #include "app.h"
+#include "egress_broker.h"
 #include "sessions.h"
 
 extern char **environ;
@@ -40,6 +41,8 @@ extern char **environ;
 /* What one record may keep of a kernel's output; past it, outputs are cut. */
 #define MAX_RECORD_OUTPUT ((size_t)64 << 20)
 #define MAX_CODE ((size_t)64 << 20)
+/* Effect decisions one record keeps; past it, effects_truncated. */
+#define MAX_EFFECTS 1024
 
 typedef struct pending {
 	char msg_id[128];
@@ -50,6 +53,7 @@ typedef struct pending {
 	size_t output_bytes;
 	bool clear_wait;
 	bool has_reply, has_idle, has_started;
+	char limit[96];         /* the cell quota it passed: its status is timeout */
 	char idle_at[ISO_TIME_LEN];  /* the kernel's last output came before this */
 	struct pending *next;
 } pending_t;
@@ -725,7 +729,12 @@ static void finish(recorder_t *r, ktrack_t *t, pending_t *p, const char *status,
 		json_object_set_new(p->rec, "status", json_string(status));
 	if (why)
 		json_object_set_new(p->rec, "reason", json_string(why));
-	if (!json_object_get(p->rec, "started"))
+	/* interrupted, or stopped, by the per-cell CPU quota: a timeout */
+	if (p->limit[0] && strcmp(json_string_value(json_object_get(p->rec, "status")) ?: "ok", "ok") != 0) {
+		json_object_set_new(p->rec, "status", json_string("timeout"));
+		json_object_set_new(p->rec, "reason", json_string(p->limit));
+	}
+	if (!json_object_get(p->rec, "started"))  /* a denied request keeps null */
 		json_object_set_new(p->rec, "started", json_string(now));
 	/* ended when its outputs were complete (idle), which a client may see,
 	 * and save, before the reply reaches us on the other socket */
@@ -748,20 +757,36 @@ static const char *notebook_path(recorder_t *r, const kernel_t *k)
 	return "";
 }
 
+static pending_t *pending_new(recorder_t *r, ktrack_t *t, kernel_t *k, const kclient_t *c,
+			      const wire_msg_t *msg);
+static pending_t *busy_execution(ktrack_t *t);
+
 static void on_request(void *ctx, kernel_t *k, const kclient_t *c, kchannel_t ch,
 		       const wire_msg_t *msg)
 {
 	recorder_t *r = ctx;
-	json_t *content, *meta;
-	const char *code, *cell_id;
-	char now[ISO_TIME_LEN];
 	ktrack_t *t;
 	pending_t *p;
 
 	if (ch != KCH_SHELL || strcmp(msg->msg_type, "execute_request") != 0)
 		return;
-	if (!(t = track_get(r, k)) || !(p = calloc(1, sizeof *p)))
+	if (!(t = track_get(r, k)) || !(p = pending_new(r, t, k, c, msg)))
 		return;
+	p->next = t->pending;
+	t->pending = p;
+}
+
+/* A record for an execute_request, not yet in flight. */
+static pending_t *pending_new(recorder_t *r, ktrack_t *t, kernel_t *k, const kclient_t *c,
+			      const wire_msg_t *msg)
+{
+	json_t *content, *meta;
+	const char *code, *cell_id;
+	char now[ISO_TIME_LEN];
+	pending_t *p;
+
+	if (!(p = calloc(1, sizeof *p)))
+		return NULL;
 	content = json_loadb(msg->content.data, msg->content.len, 0, NULL);
 	meta = json_loadb(msg->metadata.data, msg->metadata.len, 0, NULL);
 	code = json_string_value(json_object_get(content, "code"));
@@ -781,14 +806,30 @@ static void on_request(void *ctx, kernel_t *k, const kclient_t *c, kchannel_t ch
 		"msg_id", msg->msg_id, "silent", json_is_true(json_object_get(content, "silent")),
 		"requested", now, "execution_count",
 		"kernel_claims", "execution_count", "status", "outputs", "started");
+	if (p->rec)
+		json_object_set_new(p->rec, "effects", json_array());
 	json_decref(content);
 	json_decref(meta);
 	if (!p->rec) {
 		pending_free(p);
-		return;
+		return NULL;
 	}
-	p->next = t->pending;
-	t->pending = p;
+	return p;
+}
+
+void recorder_denied(recorder_t *r, kernel_t *k, const kclient_t *c, const wire_msg_t *msg,
+		     const char *why)
+{
+	ktrack_t *t;
+	pending_t *p;
+
+	if (!r || !k || strcmp(msg->msg_type, "execute_request") != 0 || !(t = track_get(r, k)) ||
+	    !(p = pending_new(r, t, k, c, msg)))
+		return;
+	/* it never reached the kernel: nothing in it is the kernel's word */
+	json_object_set_new(p->rec, "kernel_claims", json_array());
+	json_object_set_new(p->rec, "started", json_null());
+	finish(r, t, p, "denied", why);
 }
 
 static pending_t *pending_for(ktrack_t *t, const char *parent)
@@ -893,6 +934,13 @@ static void on_event(void *ctx, kernel_t *k, kevent_t ev, const char *reason)
 	}
 	if (!t)
 		return;
+	if (ev == KEV_CELL_LIMIT) {
+		pending_t *p = busy_execution(t);
+
+		if (p)
+			snprintf(p->limit, sizeof p->limit, "%s", reason ? reason : "cell cpu time limit");
+		return;
+	}
 	while (t->pending)
 		finish(r, t, t->pending, "kernel_died", reason ? reason : "the kernel ended");
 	if (ev == KEV_GONE) {
@@ -904,6 +952,56 @@ static void on_event(void *ctx, kernel_t *k, kevent_t ev, const char *reason)
 		json_decref(t->info);
 		free(t);
 	}
+}
+
+/* --- effects ------------------------------------------------------------------ */
+
+/* The execution the kernel is running now: the oldest in flight that has
+ * not gone idle. Not "started" alone: a kernel runs its requests in order,
+ * and the busy status (on IOPub) may reach the loop after the egress
+ * broker has heard from the same cell on its own socket. The list is
+ * newest first. */
+static pending_t *busy_execution(ktrack_t *t)
+{
+	pending_t *found = NULL;
+
+	for (pending_t *p = t->pending; p; p = p->next)
+		if (!p->has_idle && !p->has_reply)
+			found = p;
+	return found;
+}
+
+/* The egress broker decided a connection of kernel kid: the effect goes in
+ * the execution running in it. A decision made while none runs (a thread
+ * the kernel left behind) stays in the broker's list only. */
+static void on_effect(void *ctx, const char *kid, const json_t *d)
+{
+	recorder_t *r = ctx;
+	const char *host = json_string_value(json_object_get(d, "host")) ?: "";
+	char dest[300];
+	json_t *effects;
+	pending_t *p = NULL;
+
+	for (ktrack_t *t = r->kernels; t && !p; t = t->next)
+		if (strcmp(kernel_id(t->k), kid) == 0)
+			p = busy_execution(t);
+	if (!p)
+		return;
+	snprintf(dest, sizeof dest, strchr(host, ':') ? "[%s]:%lld" : "%s:%lld", host,
+		 (long long)json_integer_value(json_object_get(d, "port")));
+	if (!(effects = json_object_get(p->rec, "effects"))) {
+		effects = json_array();
+		json_object_set_new(p->rec, "effects", effects);
+	}
+	if (json_array_size(effects) >= MAX_EFFECTS) {
+		json_object_set_new(p->rec, "effects_truncated", json_true());
+		return;
+	}
+	json_array_append_new(effects, json_pack("{s:s, s:s, s:s?, s:O, s:O, s:O, s:O, s:s}",
+		"effect", "network", "destination", dest, "method", json_string_value(json_object_get(d, "method")),
+		"decision", json_object_get(d, "decision"), "rule", json_object_get(d, "rule") ?: json_null(),
+		"reason", json_object_get(d, "reason") ?: json_null(), "at", json_object_get(d, "time") ?: json_null(),
+		"decided_by", "policy"));
 }
 
 /* The relay-path callbacks, timed: what recording costs the relay. */
@@ -957,6 +1055,8 @@ recorder_t *recorder_new(app_t *app, err_t *err)
 		return NULL;
 	}
 	kmgr_set_observer(app->kernels, &observer, r);
+	if (app->egress)
+		egress_broker_set_observer(app->egress, on_effect, r);
 	return r;
 }
 
@@ -982,6 +1082,8 @@ void recorder_free(recorder_t **self_p)
 	*self_p = NULL;
 	if (r->app->kernels)
 		kmgr_set_observer(r->app->kernels, NULL, NULL);
+	if (r->app->egress)
+		egress_broker_set_observer(r->app->egress, NULL, NULL);
 	if (r->delay) {
 		r->delay->data = NULL;
 		uv_close((uv_handle_t *)r->delay, (uv_close_cb)free);

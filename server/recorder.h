@@ -37,6 +37,11 @@ void recorder_link_later(recorder_t *r, const char *path, const char *version_id
 /* True while an execution of the notebook at path has all its output but
  * not yet its reply: its record is about to come (NULL r: false). */
 bool recorder_is_settling(const recorder_t *r, const char *path);
+/* An execute_request refused before it reached the kernel (a capability's
+ * max-executions used up): recorded at once with status denied and why,
+ * its code kept, no outputs (NULL r: nothing). */
+void recorder_denied(recorder_t *r, kernel_t *k, const kclient_t *c, const wire_msg_t *msg,
+		     const char *why);
 /* Finishes the last batch and frees the recorder (the loop must still run
  * for the worker's completion; this waits for it). */
 void recorder_free(recorder_t **self_p);

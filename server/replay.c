@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@
 #include "../common/util.h"
 #include "../notebook-store/records.h"
 #include "app_store.h"
+#include "egress_broker.h"
 #include "recorder.h"
 
 #define MAX_JOBS_KEPT 100
@@ -58,6 +60,7 @@ struct replay {
 	char msg_id[128];
 	json_t *outputs;
 	bool clear_wait, has_reply, has_idle;
+	char upstream_skipped[1400]; /* a step of this session was skipped: why */
 	char reply_status[32];
 	uv_timer_t timer;         /* a step's timeout, or the next move (later()) */
 	bool has_timer;
@@ -133,10 +136,11 @@ static json_t *build_report(replay_t *j)
 			set_verdict(rc, "pending", NULL);
 		json_array_append_new(cells, rc);
 	}
-	return json_pack("{s:s, s:s, s:O, s:s, s:s, s:o, s:o}", "id", j->id, "version", j->version,
+	return json_pack("{s:s, s:s, s:O, s:s, s:s, s:o, s:o, s:o}", "id", j->id, "version", j->version,
 			 "path", json_object_get(j->plan, "path"), "started", j->started,
 			 "sandbox", "replay (bubblewrap, read-only workspace snapshot; no QEMU backend)",
-			 "compare", replay_opts_to_json(&j->opts), "cells", cells);
+			 "compare", replay_opts_to_json(&j->opts), "grant", replay_grants_to_json(&j->opts),
+			 "cells", cells);
 }
 
 static json_t *cur_session(replay_t *j)
@@ -250,6 +254,8 @@ static void step_done(replay_t *j)
 		json_object_set(c, "replayed", j->outputs);
 		json_object_set_new(c, "replayed_status", json_string(j->reply_status));
 		json_object_set(c, "recorded_status", json_object_get(st, "status"));
+		if (j->upstream_skipped[0])
+			json_object_set_new(c, "upstream_skipped", json_string(j->upstream_skipped));
 		same = replay_outputs_equal(json_object_get(c, "recorded"), j->outputs, &j->opts, &diff);
 		if (diff)
 			json_object_set_new(c, "diff", diff);
@@ -336,17 +342,68 @@ static void on_step_timeout(uv_timer_t *t)
 	end_session(j);
 }
 
+/* The first effect the recorded execution used that the replay was not
+ * granted ("HOST:PORT" into dest), or false. A denied effect needs no
+ * grant: without one the replay is denied it too. */
+static bool ungranted_effect(const replay_t *j, const json_t *st, char *dest, size_t size)
+{
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(st, "effects"), i, e) {
+		const char *d = json_string_value(json_object_get(e, "destination"));
+		bool granted = false;
+
+		if (!d || strcmp(json_string_value(json_object_get(e, "decision")) ?: "", "allow") != 0)
+			continue;
+		for (size_t g = 0; g < j->opts.n_grants && !granted; g++)
+			granted = strcasecmp(j->opts.grants[g], d) == 0;
+		if (!granted) {
+			snprintf(dest, size, "%s", d);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Not re-run: the cells it would be compared for are skipped, and the
+ * steps after it in the session run, each saying so (upstream_skipped). */
+static void skip_step(replay_t *j, const json_t *st, const char *dest)
+{
+	char why[1024];
+	json_t *ix;
+	size_t k;
+
+	snprintf(why, sizeof why, "needs network access to %s, which this replay was not granted "
+		 "(grant network:%s)", dest, dest);
+	json_array_foreach(json_object_get(st, "compare"), k, ix) {
+		json_t *c = report_cell(j, json_integer_value(ix));
+
+		if (c)
+			set_verdict(c, "skipped", why);
+	}
+	snprintf(j->upstream_skipped, sizeof j->upstream_skipped, "an earlier execution (cell %s) "
+		 "was skipped: %s", json_string_value(json_object_get(st, "cell_id")) ?: "?", why);
+	j->n_done++;
+	j->step++;
+	later(j, run_step);
+}
+
 static void run_step(replay_t *j)
 {
 	json_t *st = cur_step(j), *content;
 	wire_msg_t *msg;
-	char session[64], *text;
+	char session[64], *text, dest[300];
 	err_t err = { 0 };
 
 	if (j->state != J_RUNNING)
 		return;
 	if (!st) {
 		end_session(j);
+		return;
+	}
+	if (ungranted_effect(j, st, dest, sizeof dest)) {
+		skip_step(j, st, dest);
 		return;
 	}
 	content = json_pack("{s:O, s:b, s:b, s:{}, s:b, s:b}", "code", json_object_get(st, "code"),
@@ -402,6 +459,9 @@ static void on_ready(void *arg, int status, const char *message)
 		return;
 	}
 	kclient_set_principal(j->client, "replay");
+	/* no egress but what the reviewer granted */
+	if (app_of(j)->egress)
+		egress_broker_grant(app_of(j)->egress, kernel_id(j->k), j->opts.grants, j->opts.n_grants);
 	j->step = 0;
 	run_step(j);
 }
@@ -425,6 +485,7 @@ static void next_session(replay_t *j)
 	snprintf(cwd, sizeof cwd, "%s", strchr(cwd, '/') ? dirname(cwd) : "");
 	snprintf(snap, sizeof snap, "%s/ws", j->snap_dir);
 	j->step = 0;
+	j->upstream_skipped[0] = '\0';
 	if (!spec || kmgr_start_opts(app_of(j)->kernels, spec, cwd, path, &o, &j->k, &err)) {
 		snprintf(why, sizeof why, "no replay kernel: %s", spec ? err.msg : "the record names no kernelspec");
 		fail_rest_of_session(j, 0, why);

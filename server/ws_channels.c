@@ -17,6 +17,7 @@
 #include "authz.h"
 #include "handlers.h"
 #include "http_private.h"
+#include "recorder.h"
 #include "routes.h"
 #include "ws_codec.h"
 
@@ -334,6 +335,7 @@ static void handle_message(ws_conn_t *ws, const void *data, size_t len, bool is_
 	} else if (d.channel == KCH_SHELL && strcmp(d.msg->msg_type, "execute_request") == 0 &&
 		   !authz_count_execution(ws->app, ws->cap, kclient_kernel(ws->client), why,
 					  sizeof why)) {
+		recorder_denied(ws->app->recorder, kclient_kernel(ws->client), ws->client, d.msg, why);
 		report_error(ws, d.header_json, d.channel, "ExecutionLimit", why);
 	} else if (kclient_send(ws->client, d.channel, d.msg, &err)) {
 		report_error(ws, d.header_json, d.channel, "KernelUnavailable", err.msg);

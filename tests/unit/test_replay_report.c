@@ -163,6 +163,51 @@ static void test_opts_from_json(void **state)
 	}
 }
 
+static void test_grants_from_json(void **state)
+{
+	replay_opts_t o;
+	json_t *j, *back;
+	err_t err = { 0 };
+
+	(void)state;
+	replay_opts_defaults(&o);
+	assert_int_equal(replay_grants_from_json(&o, NULL, &err), 0);
+	assert_int_equal(o.n_grants, 0);
+	j = json_pack("[sss]", "network:127.0.0.1:8080", "network:pypi.org:443", "network:[::1]:80");
+	assert_int_equal(replay_grants_from_json(&o, j, &err), 0);
+	assert_int_equal(o.n_grants, 3);
+	/* kept as the destinations records name ("HOST:PORT") */
+	assert_string_equal(o.grants[0], "127.0.0.1:8080");
+	assert_string_equal(o.grants[2], "[::1]:80");
+	back = replay_grants_to_json(&o);
+	assert_true(json_equal(back, j));
+	json_decref(back);
+	json_decref(j);
+	replay_opts_clear(&o);
+	assert_int_equal(o.n_grants, 0);
+	static const char *const bad[] = {
+		"\"network:h:1\"", "[\"network:h\"]", "[\"network:h:0\"]", "[\"network:h:65536\"]",
+		"[\"network::80\"]", "[\"network:a b:80\"]", "[\"file:/etc/passwd\"]", "[7]",
+		"[\"network:h:80x\"]", "[\"network:[zz]:80\"]", "{}",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		replay_opts_defaults(&o);
+		j = json_loads(bad[i], JSON_DECODE_ANY, NULL);
+		assert_non_null(j);
+		assert_int_equal(replay_grants_from_json(&o, j, &err), CG_EINVAL);
+		json_decref(j);
+		replay_opts_clear(&o);
+	}
+	/* at most REPLAY_MAX_GRANTS */
+	replay_opts_defaults(&o);
+	j = json_array();
+	for (int i = 0; i <= REPLAY_MAX_GRANTS; i++)
+		json_array_append_new(j, json_string("network:h:1"));
+	assert_int_equal(replay_grants_from_json(&o, j, &err), CG_EINVAL);
+	json_decref(j);
+	replay_opts_clear(&o);
+}
+
 static void test_html(void **state)
 {
 	json_t *report = json_pack(
@@ -186,6 +231,17 @@ static void test_html(void **state)
 	assert_null(strstr(b.data, "http"));
 	buf_free(&b);
 	json_decref(report);
+	/* a skipped cell's reason and a later cell's upstream_skipped are shown, escaped */
+	report = json_pack("{s:s, s:s, s:[{s:s, s:s, s:s}, {s:s, s:s, s:s}]}", "id", "r2",
+			   "verdict", "not_reproduced", "cells",
+			   "cell_id", "f", "verdict", "skipped", "reason", "needs network access to <h>:80",
+			   "cell_id", "g", "verdict", "reproduced", "upstream_skipped", "cell f <was> skipped");
+	buf_init(&b, 0);
+	assert_int_equal(replay_report_html(report, &b), 0);
+	assert_non_null(strstr(b.data, "needs network access to &lt;h&gt;:80"));
+	assert_non_null(strstr(b.data, "cell f &lt;was&gt; skipped"));
+	buf_free(&b);
+	json_decref(report);
 }
 
 int main(void)
@@ -195,6 +251,7 @@ int main(void)
 		cmocka_unit_test(test_tolerance),
 		cmocka_unit_test(test_outputs),
 		cmocka_unit_test(test_opts_from_json),
+		cmocka_unit_test(test_grants_from_json),
 		cmocka_unit_test(test_html),
 	};
 	return cmocka_run_group_tests_name("replay_report", tests, NULL, NULL);

@@ -30,7 +30,7 @@ import pytest
 import requests
 import websocket
 
-from conftest import REPO, REFERENCE, Server, cellgate_bin, make_msg, run_server
+from conftest import REPO, REFERENCE, Server, cellgate_bin, execution_record, make_msg, run_server
 
 pytestmark = pytest.mark.cellgate_only(reason="cellgate's capability tokens")
 
@@ -587,6 +587,15 @@ def test_channels_need_execute_and_count_executions(pserver, world, pat):
         finally:
             ws2.close()
         assert execute(ws, "4")["status"] == "error"
+        # refused before the kernel: recorded as denied, code kept, no outputs
+        msg = make_msg("execute_request", {"code": "denied_code = 5", "silent": False}, ws.session)
+        ws.send_raw(json.dumps(msg))
+        ws.recv_until(lambda m: m.get("msg_type", m["header"]["msg_type"]) == "execute_reply"
+                      and m["parent_header"].get("msg_id") == msg["header"]["msg_id"], 60)
+        rec = execution_record(pserver, msg["header"]["msg_id"])
+        assert rec["status"] == "denied" and "used up" in rec["reason"], rec
+        assert rec["code"] == "denied_code = 5" and rec["outputs"] == [] and rec["started"] is None
+        assert rec["principal"] == "pat" and rec["kernel_claims"] == [] and rec["previous"] is None
     finally:
         ws.close()
     assert pserver.alive()
