@@ -37,6 +37,7 @@ struct kclient {
 	char session_id[SESSION_ID_MAX];
 	zsock_t *sock[KCH_COUNT];  /* shell, control, stdin; IOPub is the kernel's */
 	const kclient_sink_t *sink; /* NULL while detached */
+	char principal[64];
 	void *ctx;
 	msgq_t outbox;  /* to the client, while detached */
 	msgq_t inbox;   /* to the kernel, while it is not ready */
@@ -64,6 +65,8 @@ struct kernel {
 	kspec_t spec;
 	char *cwd;             /* absolute, inside the workspace */
 	char *session_name;    /* the notebook path, for JPY_SESSION_NAME */
+	char sandbox_class[16]; /* "trusted", "replay" */
+	char *snapshot;        /* a read-only workspace instead of the live one, or NULL */
 	char *dir;             /* host path of the kernel's runtime dir */
 	int dir_fd;
 	char key[65];
@@ -80,6 +83,7 @@ struct kernel {
 	sbx_limits_t limits;   /* this kernel's, resolved at launch */
 	char *limit_note;      /* the last limit it reached, for the model */
 	wire_msg_t *busy;      /* the status that began the running cell (its parent is the request) */
+	unsigned cell_seq;     /* cells begun: which one is running */
 	double last_activity;
 	double started_at;
 	int stop_step;         /* 0: shutdown_request sent, 1: SIGTERM sent */
@@ -110,7 +114,12 @@ struct kmgr {
 	void (*all_done)(void *arg);
 	void *all_done_arg;
 	bool is_freeing;
+	const kobserver_t *obs;
+	void *obs_ctx;
 };
+
+/* Tells the observer, if any (manager.c). */
+void kmgr_notify(kernel_t *k, kevent_t ev, const char *reason);
 
 /* relay.c */
 void relay_iopub(kernel_t *k, wire_msg_t *msg);
@@ -126,5 +135,7 @@ size_t relay_connections(const kernel_t *k);
 void kernel_endpoint(const kernel_t *k, int port, char *out, size_t size);
 bool kernel_is_ready(const kernel_t *k);
 void kernel_touch(kernel_t *k);
+/* lifecycle.c: the launch command, argv[0] resolved (caller frees). */
+char **lifecycle_argv(const kernel_t *k);
 
 #endif

@@ -73,6 +73,11 @@ typedef struct kmgr_config {
 	 * serves SBX_EGRESS_SOCKET_NAME in kernel_dir(k) meanwhile. */
 	void (*on_sandbox)(void *arg, kernel_t *k, bool up);
 	void *on_sandbox_arg;
+	/* A cell reached its CPU quota: true when a person is being asked
+	 * (answer with kernel_cell_quota_answer), false to interrupt it now.
+	 * NULL: interrupt. */
+	bool (*on_cell_quota)(void *arg, kernel_t *k);
+	void *on_cell_quota_arg;
 } kmgr_config_t;
 
 /* Defaults for everything but the paths and ids. */
@@ -137,6 +142,18 @@ int kernel_wait_ready(kernel_t *k, kernel_done_fn done, void *arg);
 /* The kernel's trust class: its kernelspec's metadata.cellgate.trust_class,
  * "trusted" when it says none. */
 const char *kernel_trust_class(const kernel_t *k);
+/* The msg_id of the request the kernel says it is busy with (the kernel's
+ * word, printable characters only: shown to people, never trusted); ""
+ * when it is not busy. */
+void kernel_busy_msg_id(const kernel_t *k, char *out, size_t size);
+/* Counts the kernel's cells (each busy status): which one is running. */
+unsigned kernel_cell_seq(const kernel_t *k);
+/* The answer for cell (kernel_cell_seq when on_cell_quota asked): extend
+ * its quota by seconds, or interrupt it (then, as without a prompt, the
+ * kernel is stopped if it goes on past the grace). by names who answered,
+ * for the message the cell's clients see. Nothing once the cell is over. */
+void kernel_cell_quota_answer(kernel_t *k, unsigned cell, bool extend, double seconds,
+			      const char *by);
 /* The host path of the kernel's runtime directory (never shown to clients). */
 const char *kernel_dir(const kernel_t *k);
 /* Why the kernel died, or NULL. */
@@ -157,5 +174,54 @@ int kclient_send(kclient_t *c, kchannel_t ch, wire_msg_t *msg, err_t *err);
 /* The client went away: its session stays, buffered, for detached_ttl_s. */
 void kclient_detach(kclient_t **self_p);
 kernel_t *kclient_kernel(const kclient_t *c);
+/* Who is behind the client, for execution records ("" until set). */
+void kclient_set_principal(kclient_t *c, const char *principal);
+const char *kclient_principal(const kclient_t *c);
+
+/*
+ * An observer of the relay's traffic, for execution records. Every call is
+ * on the loop, inside the message path: an observer must return at once
+ * (no I/O) and must not call back into the manager. Messages are borrowed.
+ *
+ *   request  a client's message that goes (or is queued) to the kernel
+ *   kernel   a message from the kernel: a reply on shell, or IOPub
+ *   event    KEV_LAUNCHED: a kernel process started (a new kernel session);
+ *            KEV_ENDED: it ended (died, restarted, shut down; reason says);
+ *            KEV_GONE: the kernel_t is about to be freed;
+ *            KEV_CELL_LIMIT: the running cell passed its CPU quota and is
+ *            being interrupted (or, if it goes on, the kernel stopped)
+ */
+typedef enum kevent { KEV_LAUNCHED, KEV_ENDED, KEV_GONE, KEV_CELL_LIMIT } kevent_t;
+
+typedef struct kobserver {
+	void (*request)(void *ctx, kernel_t *k, const kclient_t *c, kchannel_t ch,
+			const wire_msg_t *msg);
+	void (*kernel)(void *ctx, kernel_t *k, kchannel_t ch, const wire_msg_t *msg);
+	void (*event)(void *ctx, kernel_t *k, kevent_t ev, const char *reason);
+} kobserver_t;
+
+/* One observer per manager; NULL removes it. obs must outlive the manager. */
+void kmgr_set_observer(kmgr_t *mgr, const kobserver_t *obs, void *ctx);
+
+/* What a kernel runs: its kernelspec, the command as launched (argv[0]
+ * resolved, the connection file's path inside the sandbox; caller owns the
+ * NULL-terminated copy, free each string and the array), its limits and
+ * its sandbox class ("trusted", "replay"). */
+const kspec_t *kernel_spec(const kernel_t *k);
+char **kernel_command(const kernel_t *k);
+const sbx_limits_t *kernel_limits(const kernel_t *k);
+const char *kernel_sandbox_class(const kernel_t *k);
+
+/* How kmgr_start_opts differs from kmgr_start: a sandbox class other than
+ * "trusted", and a workspace seen read-only from a given host directory
+ * (a snapshot) instead of the live one read-write. */
+typedef struct kstart_opts {
+	const char *sandbox_class;      /* NULL: "trusted" */
+	const char *workspace_snapshot; /* NULL: the live workspace */
+} kstart_opts_t;
+
+int kmgr_start_opts(kmgr_t *mgr, const char *spec_name, const char *cwd_rel,
+		    const char *session_name, const kstart_opts_t *opts, kernel_t **out,
+		    err_t *err);
 
 #endif

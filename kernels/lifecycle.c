@@ -160,11 +160,14 @@ static void on_iopub(void *arg, zsock_t *sock, const wire_slice_t *f, size_t n)
 		if (st == KSTATE_BUSY) {
 			wire_msg_unref(&k->busy);
 			k->busy = wire_msg_ref(msg);
+			k->cell_seq++;
 			sbx_cell_begin(k->sbx);
 		} else {
 			sbx_cell_end(k->sbx);
 		}
 	}
+	if (k->mgr->obs)
+		k->mgr->obs->kernel(k->mgr->obs_ctx, k, KCH_IOPUB, msg);
 	relay_iopub(k, msg);
 	wire_msg_unref(&msg);
 	check_ready(k);
@@ -287,7 +290,7 @@ static char *resolve_command(const char *cmd)
 	return strdup(cmd);
 }
 
-static char **build_argv(const kernel_t *k)
+char **lifecycle_argv(const kernel_t *k)
 {
 	char **argv = calloc(k->spec.argc + 1, sizeof *argv);
 
@@ -375,12 +378,37 @@ static void log_limits(const kernel_t *k)
 	log_info("kernels", "%.8s limits (%s): %s", k->id, kernel_trust_class(k), line);
 }
 
+/* The kernel's program (argv[0]) and the egress relay as the sandbox's user
+ * can run them: themselves, or copies in the runtime directory when they
+ * sit where that user cannot reach (sandbox/program.c). */
+static int make_reachable(const kmgr_config_t *c, char **argv, const char *relay,
+			  char **relay_out, err_t *err)
+{
+	char *p;
+
+	if (argv[0] && argv[0][0] == '/') {
+		p = sbx_program_reachable(argv[0], c->runtime_dir, c->uid, c->gid, err);
+		if (!p)
+			return err->code ? err->code : CG_ESYS;
+		free(argv[0]);
+		argv[0] = p;
+	}
+	if (relay) {
+		*relay_out = sbx_program_reachable(relay, c->runtime_dir, c->uid, c->gid, err);
+		if (!*relay_out)
+			return err->code ? err->code : CG_ESYS;
+	}
+	return 0;
+}
+
 int lifecycle_launch(kernel_t *k, err_t *err)
 {
 	const kmgr_config_t *c = &k->mgr->cfg;
-	char **argv = build_argv(k), **env = build_env(k);
+	char **argv = lifecycle_argv(k), **env = build_env(k), *relay = NULL;
+	err_t local = { 0 };
 	sbx_spec_t spec = {
-		.argv = argv, .env = env, .workspace = c->workspace, .cwd = k->cwd,
+		.argv = argv, .env = env, .workspace = c->workspace,
+		.workspace_snapshot = k->snapshot, .cwd = k->cwd,
 		.kernel_dir_fd = k->dir_fd, .hidden = c->hidden, .uid = c->uid, .gid = c->gid,
 		.bwrap = c->bwrap, .name = k->id, .is_plain = c->sandbox_plain,
 	};
@@ -410,6 +438,11 @@ int lifecycle_launch(kernel_t *k, err_t *err)
 		rc = err_set(err, CG_ESYS, "out of memory");
 		goto out;
 	}
+	rc = make_reachable(c, argv, spec.egress_relay, &relay, err ? err : &local);
+	if (rc)
+		goto out;
+	if (relay)
+		spec.egress_relay = relay;
 	rc = open_sockets(k, err);
 	if (rc)
 		goto out;
@@ -420,11 +453,13 @@ int lifecycle_launch(kernel_t *k, err_t *err)
 		goto out;
 	}
 	log_limits(k);
+	kmgr_notify(k, KEV_LAUNCHED, NULL);
 	send_probe(k);
 	uv_timer_start(&k->start_timer, on_start_tick, PROBE_TICK_MS, PROBE_TICK_MS);
 out:
 	free_strv(argv);
 	free_strv(env);
+	free(relay);
 	return rc;
 }
 
@@ -478,6 +513,7 @@ static void finish_shutdown(kernel_t *k)
 		}
 	}
 	log_info("kernels", "%.8s shut down", k->id);
+	kmgr_notify(k, KEV_ENDED, "the kernel was shut down");
 	fire_waiters(&k->ready_waiters, CG_ESTATE, "the kernel was shut down");
 	fire_waiters(&k->gone_waiters, 0, NULL);
 	lifecycle_free(k);
@@ -511,6 +547,7 @@ static void on_sandbox_exit(void *arg, int status)
 		return;
 	}
 	if (k->is_restarting) {
+		kmgr_notify(k, KEV_ENDED, "the kernel was restarted");
 		relaunch(k);
 		return;
 	}
@@ -548,6 +585,7 @@ static void kernel_die(kernel_t *k, const char *reason)
 	uv_timer_stop(&k->hb_timer);
 	if (k->sbx)
 		sbx_kill(k->sbx);
+	kmgr_notify(k, KEV_ENDED, reason);
 	relay_broadcast_status(k, "dead");
 	relay_kernel_died(k, reason);
 	fire_waiters(&k->ready_waiters, CG_ESTATE, reason);
@@ -602,6 +640,19 @@ static void on_limit(void *arg, sbx_limit_t which, int count)
 		return;
 	switch (which) {
 	case SBX_LIMIT_CELL_CPU:
+		if (count == 1 && k->mgr->cfg.on_cell_quota) {
+			sbx_cell_ask(k->sbx);
+			snprintf(action, sizeof action,
+				 "this cell used more than %llu s of CPU time; a person is asked to "
+				 "extend its quota or interrupt it",
+				 (unsigned long long)k->limits.cell_cpu_seconds);
+			notify_limit(k, sbx_limit_reason(which), action);
+			if (k->mgr->cfg.on_cell_quota(k->mgr->cfg.on_cell_quota_arg, k))
+				return;
+			sbx_cell_refuse(k->sbx);
+		}
+		/* before the interrupt (no person asked): the cell's record says timeout */
+		kmgr_notify(k, KEV_CELL_LIMIT, sbx_limit_reason(which));
 		if (count == 1) {
 			snprintf(action, sizeof action,
 				 "this cell used more than %llu s of CPU time; it is interrupted",
@@ -640,6 +691,34 @@ static void on_limit(void *arg, sbx_limit_t which, int count)
 	default:
 		return;
 	}
+}
+
+unsigned kernel_cell_seq(const kernel_t *k)
+{
+	return k->cell_seq;
+}
+
+void kernel_cell_quota_answer(kernel_t *k, unsigned cell, bool extend, double seconds,
+			      const char *by)
+{
+	char action[200];
+	err_t err = { 0 };
+
+	if (k->phase == PHASE_DEAD || k->is_shutting_down || k->state != KSTATE_BUSY ||
+	    k->cell_seq != cell)
+		return;
+	if (extend) {
+		snprintf(action, sizeof action, "%s extended this cell's quota by %.0f s of CPU time",
+			 by, seconds);
+		notify_limit(k, sbx_limit_reason(SBX_LIMIT_CELL_CPU), action);
+		sbx_cell_extend(k->sbx, seconds);
+		return;
+	}
+	snprintf(action, sizeof action, "%s: no more CPU time for this cell; it is interrupted", by);
+	notify_limit(k, sbx_limit_reason(SBX_LIMIT_CELL_CPU), action);
+	sbx_cell_refuse(k->sbx);
+	if (kernel_interrupt(k, &err) != 0)
+		log_warn("kernels", "%.8s cannot interrupt: %s", k->id, err.msg);
 }
 
 /* --- stopping -------------------------------------------------------------- */
@@ -770,6 +849,7 @@ void lifecycle_kill_now(kernel_t *k)
 
 void lifecycle_free(kernel_t *k)
 {
+	kmgr_notify(k, KEV_GONE, NULL);
 	relay_close_all(k, "the server is shutting down");
 	close_sockets(k);
 	sbx_free(&k->sbx);
@@ -783,6 +863,7 @@ void lifecycle_free(kernel_t *k)
 	kspec_clear(&k->spec);
 	free(k->cwd);
 	free(k->session_name);
+	free(k->snapshot);
 	free(k->dir);
 	free(k->reason);
 	free(k->limit_note);

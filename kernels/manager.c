@@ -290,6 +290,13 @@ static kernel_t *kernel_alloc(kmgr_t *m, const kspec_t *spec, err_t *err)
 int kmgr_start(kmgr_t *m, const char *spec_name, const char *cwd_rel, const char *session_name,
 	       kernel_t **out, err_t *err)
 {
+	return kmgr_start_opts(m, spec_name, cwd_rel, session_name, NULL, out, err);
+}
+
+int kmgr_start_opts(kmgr_t *m, const char *spec_name, const char *cwd_rel,
+		    const char *session_name, const kstart_opts_t *opts, kernel_t **out,
+		    err_t *err)
+{
 	kspec_list_t *specs = kmgr_kernelspecs(m);
 	const kspec_t *spec = kspec_find(specs, spec_name);
 	kernel_t *k = NULL, **tail;
@@ -306,6 +313,12 @@ int kmgr_start(kmgr_t *m, const char *spec_name, const char *cwd_rel, const char
 		return err ? err->code : CG_ESYS;
 	k->cwd = resolve_cwd(m, cwd_rel);
 	k->session_name = strdup(session_name ? session_name : "");
+	/* empty: the kernelspec says (kernel_trust_class) */
+	snprintf(k->sandbox_class, sizeof k->sandbox_class, "%s",
+		 opts && opts->sandbox_class ? opts->sandbox_class : "");
+	/* the snapshot is seen at the workspace's own path, read-only */
+	if (opts && opts->workspace_snapshot)
+		k->snapshot = strdup(opts->workspace_snapshot);
 	rc = kconn_make_dir(k->dir, m->cfg.uid, m->cfg.gid, err);
 	if (rc >= 0) {
 		k->dir_fd = rc;
@@ -335,6 +348,40 @@ const char *kernel_id(const kernel_t *k)
 const char *kernel_spec_name(const kernel_t *k)
 {
 	return k->spec.name;
+}
+
+const kspec_t *kernel_spec(const kernel_t *k)
+{
+	return &k->spec;
+}
+
+char **kernel_command(const kernel_t *k)
+{
+	return lifecycle_argv(k);
+}
+
+/* What the kernel's sandbox got: the server's limits with its trust
+ * class's and kernelspec's overrides (lifecycle.c, at launch). */
+const sbx_limits_t *kernel_limits(const kernel_t *k)
+{
+	return &k->limits;
+}
+
+const char *kernel_sandbox_class(const kernel_t *k)
+{
+	return kernel_trust_class(k);
+}
+
+void kmgr_set_observer(kmgr_t *m, const kobserver_t *obs, void *ctx)
+{
+	m->obs = obs;
+	m->obs_ctx = ctx;
+}
+
+void kmgr_notify(kernel_t *k, kevent_t ev, const char *reason)
+{
+	if (k->mgr->obs && k->mgr->obs->event)
+		k->mgr->obs->event(k->mgr->obs_ctx, k, ev, reason);
 }
 
 const char *kernel_session_name(const kernel_t *k)
@@ -390,11 +437,27 @@ static json_t *limits_json(kernel_t *k)
 			 "cpu_used_seconds", k->sbx ? sbx_cpu_seconds(k->sbx) : 0.0);
 }
 
+void kernel_busy_msg_id(const kernel_t *k, char *out, size_t size)
+{
+	const char *id = k->state == KSTATE_BUSY && k->busy ? k->busy->parent_msg_id : NULL;
+	size_t n = 0;
+
+	for (; id && *id && n + 1 < size; id++) {
+		if (*id > ' ' && *id < 0x7f)
+			out[n++] = *id;
+	}
+	if (size)
+		out[n] = '\0';
+}
+
 const char *kernel_trust_class(const kernel_t *k)
 {
 	json_t *cg = json_object_get(k->spec.metadata, "cellgate");
 	const char *t = json_string_value(json_object_get(cg, "trust_class"));
 
+	/* a class the server chose at start (a replay) wins over the kernelspec's */
+	if (k->sandbox_class[0])
+		return k->sandbox_class;
 	return t && *t ? t : "trusted";
 }
 

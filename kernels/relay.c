@@ -150,6 +150,8 @@ static void on_client_socket(kclient_t *c, kchannel_t ch, const wire_slice_t *f,
 		return;
 	}
 	kernel_touch(k);
+	if (ch == KCH_SHELL && k->mgr->obs)
+		k->mgr->obs->kernel(k->mgr->obs_ctx, k, ch, msg);
 	deliver(c, ch, msg);
 	wire_msg_unref(&msg);
 }
@@ -277,6 +279,14 @@ static int send_now(kclient_t *c, kchannel_t ch, wire_msg_t *msg, err_t *err)
 	return 0;
 }
 
+static void observe(kclient_t *c, kchannel_t ch, const wire_msg_t *msg)
+{
+	const kmgr_t *m = c->k->mgr;
+
+	if (m->obs && m->obs->request)
+		m->obs->request(m->obs_ctx, c->k, c, ch, msg);
+}
+
 int kclient_send(kclient_t *c, kchannel_t ch, wire_msg_t *msg, err_t *err)
 {
 	kernel_t *k = c->k;
@@ -295,9 +305,15 @@ int kclient_send(kclient_t *c, kchannel_t ch, wire_msg_t *msg, err_t *err)
 	if (!kernel_is_ready(k) || c->inbox.head) {
 		if (msgq_push(&c->inbox, ch, msg, cfg->buffer_msgs, cfg->buffer_bytes))
 			return err_set(err, CG_ETOOBIG, "too many messages waiting for the kernel");
+		observe(c, ch, msg);
 		return 0;
 	}
-	return send_now(c, ch, msg, err);
+	int rc = send_now(c, ch, msg, err);
+
+	if (rc)
+		return rc;
+	observe(c, ch, msg);
+	return 0;
 }
 
 void relay_kernel_ready(kernel_t *k)
@@ -348,6 +364,16 @@ void kclient_detach(kclient_t **self_p)
 kernel_t *kclient_kernel(const kclient_t *c)
 {
 	return c->k;
+}
+
+void kclient_set_principal(kclient_t *c, const char *principal)
+{
+	snprintf(c->principal, sizeof c->principal, "%s", principal ? principal : "");
+}
+
+const char *kclient_principal(const kclient_t *c)
+{
+	return c->principal;
 }
 
 void relay_close_all(kernel_t *k, const char *why)

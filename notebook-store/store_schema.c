@@ -73,6 +73,66 @@ static const char *const migrations[] = {
 	"  hash TEXT NOT NULL UNIQUE,"
 	"  entry BLOB NOT NULL,"
 	"  created TEXT NOT NULL);",
+	/* v2: execution records (records.c), the links from a version's outputs
+	 * to them, and replay reports. The v1 placeholders for executions and
+	 * replays were never written; they are replaced. */
+	"DROP TABLE executions;"
+	"DROP TABLE replays;"
+	"CREATE TABLE kernel_sessions ("
+	"  id TEXT PRIMARY KEY,"
+	"  kernel_id TEXT NOT NULL,"
+	"  kernelspec TEXT NOT NULL,"
+	"  environment TEXT NOT NULL REFERENCES objects(hash),"
+	"  info BLOB NOT NULL,"
+	"  started TEXT NOT NULL);"
+	/* previous has no foreign key: records arrive in batches, and the
+	 * chain may start in a session whose first records were not kept */
+	"CREATE TABLE executions ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  id TEXT NOT NULL UNIQUE,"
+	"  kernel_session TEXT NOT NULL REFERENCES kernel_sessions(id),"
+	"  previous TEXT,"
+	"  path TEXT NOT NULL,"
+	"  cell_id TEXT NOT NULL,"
+	"  principal TEXT NOT NULL,"
+	"  code TEXT NOT NULL REFERENCES objects(hash),"
+	"  outputs TEXT NOT NULL,"
+	"  status TEXT NOT NULL,"
+	"  execution_count INTEGER,"
+	"  started TEXT NOT NULL,"
+	"  ended TEXT NOT NULL,"
+	"  record BLOB NOT NULL);"
+	"CREATE INDEX executions_by_cell ON executions(cell_id, seq);"
+	/* links: an object {cell index: execution id}, shared by versions
+	 * whose links are the same, so an unchanged save adds one small row;
+	 * NULL when no cell's outputs were recorded */
+	"CREATE TABLE output_links ("
+	"  version TEXT PRIMARY KEY REFERENCES versions(id),"
+	"  links TEXT REFERENCES objects(hash));"
+	"CREATE TABLE replays ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  id TEXT NOT NULL UNIQUE,"
+	"  version TEXT NOT NULL REFERENCES versions(id),"
+	"  report TEXT NOT NULL REFERENCES objects(hash),"
+	"  verdict TEXT NOT NULL,"
+	"  created TEXT NOT NULL);"
+	"CREATE INDEX replays_by_version ON replays(version, seq);"
+	"CREATE TRIGGER ksessions_no_update BEFORE UPDATE ON kernel_sessions"
+	"  BEGIN SELECT RAISE(ABORT, 'kernel sessions are immutable'); END;"
+	"CREATE TRIGGER ksessions_no_delete BEFORE DELETE ON kernel_sessions"
+	"  BEGIN SELECT RAISE(ABORT, 'kernel sessions are immutable'); END;"
+	"CREATE TRIGGER executions_no_update BEFORE UPDATE ON executions"
+	"  BEGIN SELECT RAISE(ABORT, 'execution records are immutable'); END;"
+	"CREATE TRIGGER executions_no_delete BEFORE DELETE ON executions"
+	"  BEGIN SELECT RAISE(ABORT, 'execution records are immutable'); END;"
+	"CREATE TRIGGER links_no_update BEFORE UPDATE ON output_links"
+	"  BEGIN SELECT RAISE(ABORT, 'output links are immutable'); END;"
+	"CREATE TRIGGER links_no_delete BEFORE DELETE ON output_links"
+	"  BEGIN SELECT RAISE(ABORT, 'output links are immutable'); END;"
+	"CREATE TRIGGER replays_no_update BEFORE UPDATE ON replays"
+	"  BEGIN SELECT RAISE(ABORT, 'replay reports are immutable'); END;"
+	"CREATE TRIGGER replays_no_delete BEFORE DELETE ON replays"
+	"  BEGIN SELECT RAISE(ABORT, 'replay reports are immutable'); END;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -14,11 +14,16 @@ struct policy_prompts {
 };
 
 static const char *const state_names[] = { "pending", "allowed_once", "allowed_session",
-					   "denied", "timed_out", "used" };
+					   "denied", "timed_out", "used", "withdrawn" };
 
 const char *policy_prompt_state_name(policy_prompt_state_t s)
 {
 	return (size_t)s < sizeof state_names / sizeof *state_names ? state_names[s] : "?";
+}
+
+const char *policy_prompt_action_name(const policy_prompt_t *p)
+{
+	return p->effect[0] ? "effect" : policy_action_name(p->action);
 }
 
 policy_prompts_t *policy_prompts_new(double timeout_s)
@@ -50,7 +55,7 @@ void policy_prompts_free(policy_prompts_t **self_p)
 static bool matches(const policy_prompt_t *p, const char *token_id, policy_action_t action,
 		    const char *resource)
 {
-	return p->action == action && strcmp(p->token_id, token_id) == 0 &&
+	return !p->effect[0] && p->action == action && strcmp(p->token_id, token_id) == 0 &&
 	       strcmp(p->resource, resource) == 0;
 }
 
@@ -73,8 +78,8 @@ bool policy_prompts_take(policy_prompts_t *all, const char *token_id, policy_act
 	return false;
 }
 
-/* Room for one more: drops the oldest settled prompt (never a session
- * allow still in force, nor a pending one) when the table is full. */
+/* Room for one more: drops the oldest settled prompt (never an action's
+ * session allow still in force, nor a pending one) when the table is full. */
 static bool make_room(policy_prompts_t *all)
 {
 	if (all->count < PROMPTS_MAX)
@@ -82,7 +87,9 @@ static bool make_room(policy_prompts_t *all)
 	for (size_t i = 0; i < all->count; i++) {
 		policy_prompt_state_t s = all->items[i].state;
 
-		if (s == PROMPT_PENDING || s == PROMPT_ALLOWED_SESSION || s == PROMPT_ALLOWED_ONCE)
+		/* an effect's session allow is kept by whoever holds the effect */
+		if (s == PROMPT_PENDING || s == PROMPT_ALLOWED_ONCE ||
+		    (s == PROMPT_ALLOWED_SESSION && !all->items[i].effect[0]))
 			continue;
 		memmove(&all->items[i], &all->items[i + 1],
 			(all->count - i - 1) * sizeof *all->items);
@@ -92,26 +99,26 @@ static bool make_room(policy_prompts_t *all)
 	return false;
 }
 
-const policy_prompt_t *policy_prompts_ask(policy_prompts_t *all, const policy_cap_t *cap,
-					  policy_action_t action, const char *resource,
-					  const char *path, const char *request, double now,
-					  bool *is_new, err_t *err)
+/* Pending prompts of principal. */
+static size_t pending_of(const policy_prompts_t *all, const char *principal)
 {
-	const char *token_id = policy_cap_token_id(cap);
-	size_t pending = 0;
+	size_t n = 0;
+
+	for (size_t i = 0; i < all->count; i++)
+		if (all->items[i].state == PROMPT_PENDING &&
+		    strcmp(all->items[i].principal, principal) == 0)
+			n++;
+	return n;
+}
+
+/* A new pending prompt at the end of the table, or NULL with err. */
+static policy_prompt_t *add(policy_prompts_t *all, const char *principal, const char *token_id,
+			    const char *resource, const char *path, const char *request,
+			    double now, err_t *err)
+{
 	policy_prompt_t *p;
 
-	*is_new = false;
-	for (size_t i = 0; i < all->count; i++) {
-		p = &all->items[i];
-		if (p->state != PROMPT_PENDING)
-			continue;
-		if (matches(p, token_id, action, resource))
-			return p;
-		if (strcmp(p->principal, policy_cap_principal(cap)) == 0)
-			pending++;
-	}
-	if (pending >= PROMPTS_MAX_PENDING || !make_room(all)) {
+	if (pending_of(all, principal) >= PROMPTS_MAX_PENDING || !make_room(all)) {
 		err_set(err, CG_ETOOBIG, "too many prompts are waiting for an answer");
 		return NULL;
 	}
@@ -121,18 +128,53 @@ const policy_prompt_t *policy_prompts_ask(policy_prompts_t *all, const policy_ca
 		err_set(err, CG_ESYS, "cannot make a prompt id");
 		return NULL;
 	}
-	snprintf(p->principal, sizeof p->principal, "%s", policy_cap_principal(cap));
+	snprintf(p->principal, sizeof p->principal, "%s", principal);
 	snprintf(p->token_id, sizeof p->token_id, "%s", token_id);
 	snprintf(p->resource, sizeof p->resource, "%s", resource);
 	snprintf(p->request, sizeof p->request, "%s", request);
 	p->has_path = path != NULL;
 	snprintf(p->path, sizeof p->path, "%s", path ? path : "");
-	p->action = action;
 	p->created = now;
 	p->deadline = now + all->timeout_s;
 	p->state = PROMPT_PENDING;
 	all->count++;
+	return p;
+}
+
+const policy_prompt_t *policy_prompts_ask(policy_prompts_t *all, const policy_cap_t *cap,
+					  policy_action_t action, const char *resource,
+					  const char *path, const char *request, double now,
+					  bool *is_new, err_t *err)
+{
+	const char *token_id = policy_cap_token_id(cap);
+	policy_prompt_t *p;
+
+	*is_new = false;
+	for (size_t i = 0; i < all->count; i++) {
+		p = &all->items[i];
+		if (p->state == PROMPT_PENDING && matches(p, token_id, action, resource))
+			return p;
+	}
+	p = add(all, policy_cap_principal(cap), token_id, resource, path, request, now, err);
+	if (!p)
+		return NULL;
+	p->action = action;
 	*is_new = true;
+	return p;
+}
+
+const policy_prompt_t *policy_prompts_ask_effect(policy_prompts_t *all,
+						 const policy_effect_ask_t *q, double now,
+						 err_t *err)
+{
+	policy_prompt_t *p = add(all, q->principal, q->token_id ? q->token_id : "", q->effect,
+				 q->path, q->request, now, err);
+
+	if (!p)
+		return NULL;
+	snprintf(p->effect, sizeof p->effect, "%s", q->effect);
+	snprintf(p->kernel, sizeof p->kernel, "%s", q->kernel ? q->kernel : "");
+	snprintf(p->execution, sizeof p->execution, "%s", q->execution ? q->execution : "");
 	return p;
 }
 
@@ -173,6 +215,15 @@ int policy_prompts_answer(policy_prompt_t *p, const char *answer, const char *by
 	return 0;
 }
 
+bool policy_prompts_withdraw(policy_prompt_t *p, double now)
+{
+	if (!p || p->state != PROMPT_PENDING)
+		return false;
+	p->state = PROMPT_WITHDRAWN;
+	p->answered_at = now;
+	return true;
+}
+
 size_t policy_prompts_expire(policy_prompts_t *all, double now,
 			     void (*fn)(void *arg, const policy_prompt_t *p), void *arg)
 {
@@ -199,6 +250,16 @@ json_t *policy_prompt_json(const policy_prompt_t *p)
 	util_iso_time(p->created, created);
 	util_iso_time(p->deadline, deadline);
 	util_iso_time(p->answered_at, answered);
+	if (p->effect[0])
+		return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:s, s:s, s:s, s:s, "
+				 "s:s?, s:s?}", "id", p->id, "principal", p->principal,
+				 "action", "effect", "effect", p->effect, "resource", p->resource,
+				 "kernel", p->kernel, "execution", p->execution[0] ? p->execution : NULL,
+				 "path", p->has_path ? p->path : NULL, "request", p->request,
+				 "state", policy_prompt_state_name(p->state), "created", created,
+				 "deadline", deadline,
+				 "answered_by", p->answered_by[0] ? p->answered_by : NULL,
+				 "answered_at", p->answered_at > 0 ? answered : NULL);
 	return json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:s?, s:s?}", "id", p->id,
 			 "principal", p->principal, "action", policy_action_name(p->action),
 			 "resource", p->resource, "path", p->has_path ? p->path : NULL,

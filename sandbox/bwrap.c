@@ -79,6 +79,15 @@ static void hide(argv_t *a, const char *path)
 	}
 }
 
+/* A program under /tmp or /run would vanish under the sandbox's private
+ * tmpfs there; bind the file itself back in, read-only. Elsewhere the
+ * read-only host root already shows it. */
+static void bind_program(argv_t *a, const char *path)
+{
+	if (path && (strncmp(path, "/tmp/", 5) == 0 || strncmp(path, "/run/", 5) == 0))
+		add3(a, "--ro-bind", path, path);
+}
+
 void sbx_argv_free(char ***argv_p)
 {
 	char **v = *argv_p;
@@ -127,7 +136,15 @@ char **sbx_bwrap_argv(const sbx_spec_t *s, err_t *err)
 	add2(&a, "--remount-ro", "/sys");
 	add2(&a, "--tmpfs", "/tmp");
 	add2(&a, "--tmpfs", "/run");
-	add3(&a, "--bind", s->workspace, s->workspace);
+	/* the programs the sandbox runs, when they live where it has a private
+	 * tmpfs (a build tree under /tmp): the file alone, read-only */
+	bind_program(&a, s->argv[0]);
+	if (s->egress_relay && !s->is_plain)
+		bind_program(&a, s->egress_relay);
+	if (s->workspace_snapshot)
+		add3(&a, "--ro-bind", s->workspace_snapshot, s->workspace);
+	else
+		add3(&a, "--bind", s->workspace, s->workspace);
 	/* after the workspace: a hidden path inside it stays hidden */
 	for (size_t i = 0; s->hidden && s->hidden[i]; i++)
 		hide(&a, s->hidden[i]);

@@ -42,7 +42,7 @@ static int parse_ports(const char *s, egress_rule_t *r)
 	return 0;
 }
 
-int egress_rule_parse(const char *scope, bool allow, const char *text, egress_rule_t *out,
+int egress_rule_parse(const char *scope, egress_verdict_t verdict, const char *text, egress_rule_t *out,
 		      err_t *err)
 {
 	const char *host = text, *colon, *port = NULL;
@@ -50,9 +50,10 @@ int egress_rule_parse(const char *scope, bool allow, const char *text, egress_ru
 
 	memset(out, 0, sizeof *out);
 	snprintf(out->scope, sizeof out->scope, "%s", scope ? scope : "");
-	out->allow = allow;
+	out->verdict = verdict;
 	snprintf(out->text, sizeof out->text, "%s%s%s = %s", out->scope, out->scope[0] ? "." : "",
-		 allow ? "egress-allow" : "egress-deny", text);
+		 verdict == EGRESS_ALLOW ? "egress-allow" :
+		 verdict == EGRESS_PROMPT ? "egress-ask" : "egress-deny", text);
 	if (text[0] == '[') {
 		const char *close = strchr(text, ']');
 
@@ -117,16 +118,17 @@ egress_verdict_t egress_decide(const egress_rule_t *rules, size_t n, const char 
 		h[i] = (char)tolower((unsigned char)host[i]);
 	if (h[len - 1] == '.')
 		h[len - 1] = '\0';
-	for (int pass = 0; pass < 2; pass++) {
-		bool want_allow = pass == 1; /* denies first: a deny wins */
+	/* denies first: a deny wins; then asks, so an ask narrows an allow */
+	static const egress_verdict_t order[] = { EGRESS_DENY, EGRESS_PROMPT, EGRESS_ALLOW };
 
+	for (size_t pass = 0; pass < sizeof order / sizeof *order; pass++) {
 		for (size_t i = 0; i < n; i++) {
-			if (rules[i].allow != want_allow || !applies(&rules[i], kernelspec, trust_class) ||
-			    !matches(&rules[i], h, port))
+			if (rules[i].verdict != order[pass] ||
+			    !applies(&rules[i], kernelspec, trust_class) || !matches(&rules[i], h, port))
 				continue;
 			if (rule)
 				*rule = &rules[i];
-			return want_allow ? EGRESS_ALLOW : EGRESS_DENY;
+			return order[pass];
 		}
 	}
 	return EGRESS_DENY;

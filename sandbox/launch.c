@@ -41,6 +41,7 @@
 struct sbx {
 	pid_t pid;
 	pid_t kernel_pid;
+	long init_pid;        /* the sandbox's pid 1, once bwrap has said it */
 	int pidfd;
 	int info_fd;          /* read end of bwrap's --info-fd */
 	uv_poll_t exit_watch;
@@ -61,6 +62,8 @@ struct sbx {
 	bool in_cell;
 	double cell_cpu0;      /* CPU seconds at the cell's start */
 	double cell_mark;      /* ... at its interrupt */
+	double cell_limit;     /* CPU seconds the cell may use: the quota, plus extensions */
+	bool cell_asking;      /* past the quota, a person is asked: no grace runs */
 	int cell_hits;
 	bool cell_pids_told;   /* the process limit, said once a cell */
 	bool cell_disk_told;
@@ -255,7 +258,9 @@ static void watch_cell(sbx_t *s, double cpu)
 	uint64_t q = s->limits.cell_cpu_seconds;
 	bool partial;
 
-	if (q && s->cell_hits == 0 && cpu - s->cell_cpu0 >= (double)q) {
+	if (q && s->cell_asking) {
+		/* the answer decides (sbx_cell_extend, sbx_cell_refuse) */
+	} else if (q && s->cell_hits == 0 && cpu - s->cell_cpu0 >= s->cell_limit) {
 		s->cell_hits = 1;
 		s->cell_mark = cpu;
 		report(s, SBX_LIMIT_CELL_CPU, 1);
@@ -306,8 +311,34 @@ void sbx_cell_begin(sbx_t *s)
 		return;
 	s->in_cell = true;
 	s->cell_hits = 0;
+	s->cell_asking = false;
+	s->cell_limit = (double)s->limits.cell_cpu_seconds;
 	s->cell_pids_told = s->cell_disk_told = false;
 	s->cell_cpu0 = s->limits.cell_cpu_seconds ? sbx_cpu_seconds(s) : 0;
+}
+
+void sbx_cell_ask(sbx_t *s)
+{
+	if (s && s->in_cell && s->cell_hits == 1)
+		s->cell_asking = true;
+}
+
+void sbx_cell_extend(sbx_t *s, double seconds)
+{
+	if (!s || !s->in_cell || s->cell_hits != 1)
+		return;
+	/* from now: what it used while the person thought is not held against it */
+	s->cell_limit = sbx_cpu_seconds(s) - s->cell_cpu0 + seconds;
+	s->cell_hits = 0;
+	s->cell_asking = false;
+}
+
+void sbx_cell_refuse(sbx_t *s)
+{
+	if (!s || !s->in_cell || s->cell_hits != 1)
+		return;
+	s->cell_asking = false;
+	s->cell_mark = sbx_cpu_seconds(s);
 }
 
 void sbx_cell_end(sbx_t *s)
@@ -519,22 +550,26 @@ pid_t sbx_kernel_pid(sbx_t *s)
 {
 	char buf[1024], path[64];
 	const char *p;
-	long init_pid;
 	ssize_t n;
 	FILE *f;
 
 	if (s->kernel_pid || !s->is_running)
 		return s->kernel_pid;
-	n = read(s->info_fd, buf, sizeof buf - 1);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strstr(buf, "\"child-pid\"");
-	p = p ? strchr(p, ':') : NULL;
-	init_pid = p ? strtol(p + 1, NULL, 10) : 0;
-	if (init_pid <= 0)
-		return 0;
-	snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", init_pid, init_pid);
+	/* bwrap writes the info once: keep what it said, for the next try */
+	if (!s->init_pid) {
+		n = read(s->info_fd, buf, sizeof buf - 1);
+		if (n <= 0)
+			return 0;
+		buf[n] = '\0';
+		p = strstr(buf, "\"child-pid\"");
+		p = p ? strchr(p, ':') : NULL;
+		s->init_pid = p ? strtol(p + 1, NULL, 10) : 0;
+		if (s->init_pid <= 0) {
+			s->init_pid = 0;
+			return 0;
+		}
+	}
+	snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", s->init_pid, s->init_pid);
 	f = fopen(path, "re");
 	if (f) {
 		long kpid = 0;
@@ -543,10 +578,9 @@ pid_t sbx_kernel_pid(sbx_t *s)
 			s->kernel_pid = (pid_t)kpid;
 		fclose(f);
 	}
-	if (!s->kernel_pid) {
-		/* not yet forked: put the bytes back for the next try */
+	/* not forked yet: the next call looks again */
+	if (!s->kernel_pid)
 		log_debug("sandbox", "kernel pid not known yet");
-	}
 	return s->kernel_pid;
 }
 

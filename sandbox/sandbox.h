@@ -100,6 +100,7 @@ typedef struct sbx_spec {
 	char *const *argv;      /* the command inside; argv[0] an absolute path */
 	char *const *env;       /* NULL-terminated "NAME=value", already scrubbed */
 	const char *workspace;  /* host path, bound read-write at the same path */
+	const char *workspace_snapshot; /* when set: this host dir, read-only, at workspace's path */
 	const char *cwd;        /* absolute, inside the workspace */
 	int kernel_dir_fd;      /* bound read-write at SBX_KERNEL_DIR */
 	char *const *hidden;    /* host paths covered by an empty tmpfs, may be NULL */
@@ -157,6 +158,14 @@ sbx_t *sbx_launch(uv_loop_t *loop, const sbx_spec_t *spec, const sbx_callbacks_t
  * quota and the disk quota count from here. */
 void sbx_cell_begin(sbx_t *sbx);
 void sbx_cell_end(sbx_t *sbx);
+/* The running cell reached its CPU quota (on_limit, count 1) and a person
+ * is asked whether to extend it: no grace counts until the answer.
+ * sbx_cell_extend lets the cell use seconds more from now (the quota may
+ * be reached again); sbx_cell_refuse starts the grace after the interrupt
+ * from now. Each does nothing once the cell is over. */
+void sbx_cell_ask(sbx_t *sbx);
+void sbx_cell_extend(sbx_t *sbx, double seconds);
+void sbx_cell_refuse(sbx_t *sbx);
 /* CPU seconds the whole sandbox has used so far. */
 double sbx_cpu_seconds(sbx_t *sbx);
 /* How a limit is enforced for this sandbox: "cgroup-v1", "cgroup-v2",
@@ -198,5 +207,11 @@ void sbx_cleanup(void);
 /* True when uid/gid may search every directory on the way to path, i.e.
  * the path can be named (bound, hidden) from the sandbox's side. */
 bool sbx_path_is_reachable(const char *path, uid_t uid, gid_t gid);
+
+/* path itself when uid/gid can reach and execute it; else a copy made once
+ * in runtime_dir/programs (program.c), which the sandbox binds in. NULL
+ * with err set when it cannot be read or copied. Caller frees. */
+char *sbx_program_reachable(const char *path, const char *runtime_dir, uid_t uid, gid_t gid,
+			    err_t *err);
 
 #endif

@@ -16,6 +16,7 @@
 #   BENCH_NO_SANDBOX=1  skip the sandbox start bench (scripts/bench_sandbox.py)
 #   BENCH_SANDBOX_N     kernel starts per server in it (default 10)
 #   BENCH_KERNELS       native kernels to run through cellgate (default "pari gap")
+#   BENCH_RECORD=0      skip execution records on/off (scripts/bench_record.py)
 #   BENCH_OUT           where the figures go (default build/bench)
 #   BENCH_TIMEOUT       seconds per server run (default 1200; 400 with BENCH_QUICK)
 #   CELLGATE_BIN        the cellgate binary (default bin/cellgate)
@@ -49,7 +50,7 @@ if [[ ! -f $JBENCH ]]; then
 fi
 mkdir -p "$OUT"
 # figures from an earlier run must not end up in this run's table
-rm -f "$OUT"/{cellgate,reference,floor,many-cellgate,many-reference,kernel-pari,kernel-gap,sandbox}.{json,out} "$OUT/summary.txt"
+rm -f "$OUT"/{cellgate,reference,floor,many-cellgate,many-reference,kernel-pari,kernel-gap,sandbox,record}.{json,out} "$OUT/summary.txt"
 failed=()
 
 echo "== bench: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), ${quick[*]:-full run}; figures in $OUT/"
@@ -165,6 +166,16 @@ if [[ -z "${BENCH_NO_SANDBOX:-}" || "${BENCH_NO_SANDBOX}" == 0 ]] && [[ -x $CELL
   cat "$OUT/sandbox.out"
 fi
 
+# What execution records cost: the round trip with recording on and off.
+if [[ $SERVERS == *cellgate* && "${BENCH_RECORD:-1}" != 0 ]]; then
+  echo "== bench: execution records on/off"
+  if ! timeout --kill-after=20 900 "$PY" scripts/bench_record.py "${quick[@]}" \
+       --json-out "$OUT/record.json" >"$OUT/record.out" 2>&1; then
+    echo "bench: records on/off failed; see $OUT/record.out" >&2
+    failed+=("records on/off")
+  fi
+fi
+
 if [[ -z "${BENCH_NO_FLOOR:-}" || "${BENCH_NO_FLOOR}" == 0 ]]; then
   echo "== bench: floor (ipykernel through jupyter_client, no server)"
   if timeout --kill-after=20 300 "$PY" scripts/bench_floor.py "${quick[@]}" \
@@ -264,6 +275,14 @@ for k in ("pari", "gap"):
         r, py = get(d, "execute_reply_s.median"), get(cg, "execute_reply_s.median")
         print(f"native {k} through cellgate (--quick): kernel start {fmt(get(d, 'kernel_start_s.median'), 'ms')}, "
               f"execute -> reply {fmt(r, 'ms')}" + (f" (ipykernel {fmt(py, 'ms')})" if py else ""))
+rec = load("record")
+if rec:
+    t, o = rec["results"]["trivial.reply"], rec["results"]["trivial.idle"]
+    r = rec.get("recorder", {})
+    n = max(1, r.get("recorded", 0) + r.get("queued", 0) + r.get("in_flight", 0))
+    print(f"execution records on/off ('1+1'): reply {t['on']['median'] * 1e3:.3f} / {t['off']['median'] * 1e3:.3f} ms "
+          f"({t['difference_s'] * 1e3:+.3f} ms), idle {o['difference_s'] * 1e3:+.3f} ms; "
+          f"in the relay's path {r.get('relay_ns', 0) / 1e3 / n:.1f} us per execution")
 many = {n: load("many-" + n) for n in ("cellgate", "reference")}
 if all(many.values()):
     a, b = many["cellgate"]["total_s"], many["reference"]["total_s"]

@@ -5,6 +5,7 @@
 #include "../policy/policy.h"
 #include "app.h"
 #include "handlers.h"
+#include "recorder.h"
 
 /* The Jupyter Server REST API version cellgate speaks. */
 #define API_VERSION "2.0.0"
@@ -21,12 +22,17 @@ void api_status(http_req_t *req)
 	app_t *app = http_app(req);
 	char started[ISO_TIME_LEN], last[ISO_TIME_LEN];
 
+	json_t *st;
+
 	util_iso_time(app->started_at, started);
 	util_iso_time(app->last_activity, last);
-	http_respond_json(req, 200,
-			  json_pack("{s:s, s:s, s:I, s:I}", "started", started, "last_activity",
-				    last, "kernels", (json_int_t)kmgr_count(app->kernels),
-				    "connections", (json_int_t)kmgr_connections(app->kernels)));
+	st = json_pack("{s:s, s:s, s:I, s:I}", "started", started, "last_activity", last, "kernels",
+		       (json_int_t)kmgr_count(app->kernels), "connections",
+		       (json_int_t)kmgr_connections(app->kernels));
+	/* cellgate's own: execution records kept, in flight, failed */
+	if (st && app->recorder)
+		json_object_set_new(st, "recorder", recorder_stats(app->recorder));
+	http_respond_json(req, 200, st);
 }
 
 /*

@@ -22,10 +22,12 @@
 #include "../policy/prompts.h"
 #include "app.h"
 #include "authz.h"
+#include "egress_broker.h"
+#include "quota_prompts.h"
 #include "handlers.h"
 
 /* Prompts a caller may see: its own, and those it may answer. */
-static bool is_visible(http_req_t *req, const policy_prompt_t *p)
+bool prompts_visible(http_req_t *req, const policy_prompt_t *p)
 {
 	policy_cap_t *cap = http_cap(req);
 	policy_resource_t res = { .path = p->has_path ? p->path : NULL };
@@ -55,7 +57,7 @@ static json_t *visible_list(http_req_t *req, const char *state)
 	     p = policy_prompts_next(app->prompts, p)) {
 		if (state && strcmp(state, policy_prompt_state_name(p->state)) != 0)
 			continue;
-		if (is_visible(req, p))
+		if (prompts_visible(req, p))
 			json_array_append_new(list, policy_prompt_json(p));
 	}
 	return list;
@@ -141,6 +143,10 @@ void prompts_notify(app_t *app)
 	double now = util_unix_time();
 	prompt_waiter_t **link = &app->prompt_waiters;
 
+	/* connections held on a prompt go on, or are refused, first */
+	egress_broker_on_prompts(app->egress, app->prompts);
+	quota_prompts_settle(app);
+
 	while (*link) {
 		prompt_waiter_t *w = *link;
 
@@ -152,6 +158,7 @@ void prompts_notify(app_t *app)
 		http_release(w->req);
 		free(w);
 	}
+	events_notify(app);
 }
 
 void prompts_release_waiters(app_t *app)
@@ -193,7 +200,7 @@ static policy_prompt_t *named_prompt(http_req_t *req)
 
 	authz_prompts_expire(app);
 	p = policy_prompts_find(app->prompts, http_param(req, 0));
-	if (!p || !is_visible(req, p)) {
+	if (!p || !prompts_visible(req, p)) {
 		http_respond_error(req, 404, "no such prompt: %s", http_param(req, 0));
 		return NULL;
 	}
@@ -238,7 +245,7 @@ void api_prompt_answer(http_req_t *req)
 		http_respond_err(req, &err);
 	} else {
 		snprintf(detail, sizeof detail, "prompt %s of %s (%s %s): %s", p->id, p->principal,
-			 policy_action_name(p->action), p->request, answer);
+			 policy_prompt_action_name(p), p->request, answer);
 		authz_audit(app, who, "approve", p->resource,
 			    strcmp(answer, "deny") == 0 ? "deny" : "allow", detail);
 		http_respond_json(req, 200, policy_prompt_json(p));

@@ -5,6 +5,7 @@
 #ifndef CELLGATE_APP_H
 #define CELLGATE_APP_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <uv.h>
 
@@ -18,6 +19,8 @@
 struct lws_context;
 typedef struct sessions sessions_t;
 typedef struct egress_broker egress_broker_t;
+typedef struct recorder recorder_t;
+typedef struct replays replays_t;
 
 struct app {
 	config_t cfg;
@@ -27,11 +30,18 @@ struct app {
 	sessions_t *sessions;
 	egress_broker_t *egress;  /* the sandboxes' way out (egress_broker.h) */
 	store_t *store;          /* STATE/store.sqlite: every notebook version */
+	recorder_t *recorder;    /* execution records; NULL with --no-record */
+	replays_t *replays;      /* replay jobs (replay.c) */
 	unsigned char login_key[32]; /* signs login cookies: auth_init, cookie.h */
 	policy_t *policy;        /* principals and the root key for capability tokens */
 	policy_audit_t *audit;   /* the audit log in the store file, opened on first use */
 	policy_prompts_t *prompts; /* side effects waiting for a person's answer */
 	struct prompt_waiter *prompt_waiters; /* requests waiting on prompts (api_prompts.c) */
+	struct event_client *event_clients; /* open event streams (api_events.c) */
+	json_t *event_states;    /* prompt id -> the state the streams last heard */
+	struct quota_wait *quota_waits; /* cells held on a time-quota prompt (quota_prompts.c) */
+	json_t *quota_sessions;  /* kernel id -> the prompt that allowed its overruns */
+	struct kernel_owner_entry *kernel_owners; /* who started each kernel (kernel_start.c) */
 	double started_at;
 	double last_activity;
 	bool is_stopping;

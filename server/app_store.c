@@ -81,6 +81,18 @@ bool app_store_ready(http_req_t *req)
 	return true;
 }
 
+int app_store_open(app_t *app, err_t *err)
+{
+	char path[4096];
+
+	if (app->store)
+		return 0;
+	if (store_path(app, path, sizeof path, err))
+		return err->code;
+	app->store = store_open(path, err);
+	return app->store ? 0 : (err->code ? err->code : CG_ESYS);
+}
+
 void app_store_close(app_t *app)
 {
 	store_close(&app->store);

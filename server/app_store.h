@@ -22,6 +22,8 @@
 int app_store_check(app_t *app, err_t *err);
 /* Makes app->store usable; false after answering req with a 500. */
 bool app_store_ready(http_req_t *req);
+/* The same outside a request (replay jobs, the CLI). */
+int app_store_open(app_t *app, err_t *err);
 void app_store_close(app_t *app);
 
 #endif

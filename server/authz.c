@@ -343,7 +343,7 @@ static void on_timed_out(void *arg, const policy_prompt_t *p)
 	char detail[512];
 
 	snprintf(detail, sizeof detail, "prompt %s timed out: %s", p->id, p->request);
-	authz_audit(arg, p->principal, policy_action_name(p->action), p->resource, "deny", detail);
+	authz_audit(arg, p->principal, policy_prompt_action_name(p), p->resource, "deny", detail);
 }
 
 void authz_prompts_expire(app_t *app)

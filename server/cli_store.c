@@ -4,6 +4,7 @@
  * `cellgate serve`). Safe while a server runs: sqlite's WAL lets both in.
  *
  *   cellgate log PATH [--branch B] [--limit N]      newest first
+ *   cellgate log --cells PATH [--version V] [--json] per-cell provenance of a version
  *   cellgate export VERSION [-o FILE]               the .ipynb bytes
  *   cellgate import FILE [--path PATH] [--branch B] [--message M]
  *   cellgate branch PATH                            list (* marks the checked-out one)
@@ -31,6 +32,7 @@
 #include "../common/buf.h"
 #include "../notebook-store/nbdiff.h"
 #include "../notebook-store/nbformat.h"
+#include "../notebook-store/records.h"
 #include "../notebook-store/store.h"
 
 typedef struct cli {
@@ -42,6 +44,9 @@ typedef struct cli {
 	const char *limit;
 	const char *token, *policy;
 	int is_delete;
+	int is_cells;
+	int is_json;
+	const char *version;
 	const char *args[4];
 	int n_args;
 } cli_t;
@@ -50,6 +55,7 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: cellgate log PATH [--branch B] [--limit N] [--state DIR]\n"
+		"       cellgate log --cells PATH [--version V | --branch B] [--json] [--state DIR]\n"
 		"       cellgate export VERSION [-o FILE] [--state DIR]\n"
 		"       cellgate import FILE [--path PATH] [--branch B] [--message M] [--state DIR]\n"
 		"       cellgate branch PATH [NAME [FROM]] [--state DIR]\n"
@@ -76,7 +82,15 @@ static int parse(cli_t *c, int argc, char **argv)
 			opt = &c->out;
 		else if (strcmp(argv[i], "--limit") == 0)
 			opt = &c->limit;
-		else if (strcmp(argv[i], "--token") == 0)
+		else if (strcmp(argv[i], "--version") == 0)
+			opt = &c->version;
+		else if (strcmp(argv[i], "--cells") == 0) {
+			c->is_cells = 1;
+			continue;
+		} else if (strcmp(argv[i], "--json") == 0) {
+			c->is_json = 1;
+			continue;
+		} else if (strcmp(argv[i], "--token") == 0)
 			opt = &c->token;
 		else if (strcmp(argv[i], "--policy") == 0)
 			opt = &c->policy;
@@ -131,6 +145,8 @@ static int print_json(json_t *v)
 	return 0;
 }
 
+static int cmd_log_cells(store_t *s, const cli_t *c, const char *branch, err_t *err);
+
 static int cmd_log(store_t *s, const cli_t *c, err_t *err)
 {
 	json_t *log = NULL, *v, *co = NULL;
@@ -144,6 +160,12 @@ static int cmd_log(store_t *s, const cli_t *c, err_t *err)
 		branch = json_string_value(json_object_get(co, "branch"));
 	if (!branch)
 		branch = "main";
+	if (c->is_cells) {
+		int rc = cmd_log_cells(s, c, branch, err);
+
+		json_decref(co);
+		return rc;
+	}
 	if (store_log(s, c->args[0], branch, limit, &log, err)) {
 		json_decref(co);
 		return 1;
@@ -160,6 +182,83 @@ static int cmd_log(store_t *s, const cli_t *c, err_t *err)
 	}
 	json_decref(log);
 	json_decref(co);
+	return 0;
+}
+
+static const char *jstr(const json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v ? v : "";
+}
+
+/* One line per code cell: id, state, who, when, kernel, sandbox, after what,
+ * the effects decided during it. */
+static void print_cell(const json_t *cell)
+{
+	const json_t *e = json_object_get(cell, "execution"), *sess = json_object_get(e, "session");
+	const json_t *after = json_object_get(cell, "after"), *x;
+	const char *state = jstr(cell, "state");
+	size_t i;
+
+	printf("%-10s %-10s%s", jstr(cell, "cell_id"), state,
+	       json_is_true(json_object_get(cell, "stale")) ? " stale" : "");
+	if (!e) {
+		putchar('\n');
+		return;
+	}
+	printf("  [%" JSON_INTEGER_FORMAT "] %s by %s at %s, %s in %s/%s, after %zu:",
+	       json_integer_value(json_object_get(e, "execution_count")), jstr(e, "status"),
+	       jstr(e, "principal"), jstr(e, "ended"), jstr(sess, "kernelspec"),
+	       jstr(json_object_get(sess, "sandbox"), "class"),
+	       jstr(json_object_get(sess, "sandbox"), "backend"), json_array_size(after));
+	json_array_foreach(after, i, x) {
+		if (i == 8) {
+			printf(" ...");
+			break;
+		}
+		printf(" %s", *jstr(x, "cell_id") ? jstr(x, "cell_id") : "?");
+	}
+	json_array_foreach(json_object_get(e, "effects"), i, x) {
+		if (i == 8) {
+			printf(" ...");
+			break;
+		}
+		printf("%s %s %s %s", i ? "," : "  effects:", jstr(x, "effect"), jstr(x, "decision"),
+		       jstr(x, "destination"));
+	}
+	json_array_foreach(json_object_get(cell, "stale_because"), i, x)
+		printf("%s %s: %s", i ? ";" : "  (stale:", jstr(x, "cell_id"), jstr(x, "why"));
+	if (json_array_size(json_object_get(cell, "stale_because")))
+		putchar(')');
+	putchar('\n');
+}
+
+static int cmd_log_cells(store_t *s, const cli_t *c, const char *branch, err_t *err)
+{
+	char v[STORE_ID_LEN];
+	json_t *p = NULL, *cell;
+	size_t i;
+
+	if (c->version)
+		snprintf(v, sizeof v, "%s", c->version);
+	else if (store_branch_head(s, c->args[0], branch, v, err))
+		return 1;
+	if (records_provenance(s, v, &p, err))
+		return 1;
+	if (strcmp(jstr(p, "path"), c->args[0]) != 0) {
+		json_decref(p);
+		err_set(err, CG_EINVAL, "version %s is not a version of %s", v, c->args[0]);
+		return 1;
+	}
+	if (c->is_json) {
+		print_json(p);
+	} else {
+		printf("version %s  %s  %s\n", v, jstr(p, "created"), jstr(p, "principal"));
+		json_array_foreach(json_object_get(p, "cells"), i, cell)
+			print_cell(cell);
+	}
+	json_decref(p);
 	return 0;
 }
 

@@ -17,7 +17,8 @@
 #include "../common/util.h"
 
 typedef enum {
-	OPT_STR, OPT_INT, OPT_SIZE, OPT_SECONDS, OPT_BOOL, OPT_LEVEL, OPT_LIMIT, OPT_ALLOW, OPT_DENY
+	OPT_STR, OPT_INT, OPT_SIZE, OPT_SECONDS, OPT_BOOL, OPT_LEVEL, OPT_LIMIT, OPT_ALLOW, OPT_DENY,
+	OPT_ASK
 } opt_kind_t;
 
 typedef struct opt {
@@ -63,6 +64,8 @@ static const opt_t opts[] = {
 	  "seconds a prompt waits for an answer before it counts as denied (default 120)" },
 	{ "allow-hidden", "CELLGATE_ALLOW_HIDDEN", OPT_BOOL, O(allow_hidden),
 	  "serve hidden files (default no)" },
+	{ "no-record", "CELLGATE_NO_RECORD", OPT_BOOL, O(no_record),
+	  "keep no execution records (no provenance, no replay; for comparisons)" },
 	{ "allow-origin", "CELLGATE_ALLOW_ORIGIN", OPT_STR, O(allow_origin),
 	  "origins (scheme://host[:port], comma-separated, or *) allowed besides the server's own" },
 	{ "allow-host", "CELLGATE_ALLOW_HOST", OPT_STR, O(allow_host),
@@ -82,8 +85,12 @@ static const opt_t opts[] = {
 	  "CPU seconds one cell may use; past it the cell is interrupted, then the kernel stopped (default 0, none)" },
 	{ "kernel-disk", "CELLGATE_KERNEL_DISK", OPT_LIMIT, O(kernel_limits.disk_bytes),
 	  "workspace size in bytes past which a kernel running a cell is stopped (default 0, none)" },
+	{ "cell-cpu-extend", "CELLGATE_CELL_CPU_EXTEND", OPT_SECONDS, O(cell_cpu_extend_s),
+	  "CPU seconds a person may grant a cell past its kernel-cell-cpu quota, asked in a prompt (default 0: interrupt at once)" },
 	{ "egress-allow", "CELLGATE_EGRESS_ALLOW", OPT_ALLOW, 0,
 	  "HOST[:PORT] kernels may connect to through the proxy; repeatable, or comma-separated" },
+	{ "egress-ask", "CELLGATE_EGRESS_ASK", OPT_ASK, 0,
+	  "HOST[:PORT] a kernel may connect to once a person approves a prompt (wins over allow); repeatable" },
 	{ "egress-deny", "CELLGATE_EGRESS_DENY", OPT_DENY, 0,
 	  "HOST[:PORT] kernels may not connect to (wins over allow); repeatable, or comma-separated" },
 	{ "egress-max-connections", "CELLGATE_EGRESS_MAX_CONNECTIONS", OPT_LIMIT,
@@ -98,6 +105,16 @@ static const opt_t opts[] = {
 	  "bare bubblewrap without seccomp, cgroups, watch or relay: only to measure them (default no)" },
 };
 
+static bool is_egress_rule(const opt_t *o)
+{
+	return o->kind == OPT_ALLOW || o->kind == OPT_DENY || o->kind == OPT_ASK;
+}
+
+static egress_verdict_t rule_verdict(const opt_t *o)
+{
+	return o->kind == OPT_ALLOW ? EGRESS_ALLOW : o->kind == OPT_ASK ? EGRESS_PROMPT : EGRESS_DENY;
+}
+
 /* Settings that may also be given for one trust class or kernelspec in the
  * configuration file (trust.CLASS.KEY or kernelspec.NAME.KEY): the kernel
  * limits and the egress rules. */
@@ -105,7 +122,7 @@ static bool is_scopable(const opt_t *o)
 {
 	size_t lo = O(kernel_limits), hi = lo + sizeof(sbx_limits_t);
 
-	return o->kind == OPT_ALLOW || o->kind == OPT_DENY ||
+	return is_egress_rule(o) ||
 	       (o->kind == OPT_LIMIT && o->offset >= lo && o->offset < hi);
 }
 
@@ -120,8 +137,8 @@ void config_usage(const char *prog)
 }
 
 /* Each comma-separated entry of value as one rule of scope. */
-static int add_egress_rules(config_t *c, const char *scope, bool allow, const char *value,
-			    err_t *err)
+static int add_egress_rules(config_t *c, const char *scope, egress_verdict_t verdict,
+			    const char *value, err_t *err)
 {
 	char buf[4096], *save = NULL;
 
@@ -135,7 +152,7 @@ static int add_egress_rules(config_t *c, const char *scope, bool allow, const ch
 		if (!grown)
 			return err_set(err, CG_ESYS, "out of memory");
 		c->egress_rules = grown;
-		if (egress_rule_parse(scope, allow, t, &grown[c->n_egress_rules], err))
+		if (egress_rule_parse(scope, verdict, t, &grown[c->n_egress_rules], err))
 			return err->code;
 		c->n_egress_rules++;
 	}
@@ -204,7 +221,8 @@ static int set_opt(config_t *c, const opt_t *o, const char *value, err_t *err)
 	}
 	case OPT_ALLOW:
 	case OPT_DENY:
-		return add_egress_rules(c, "", o->kind == OPT_ALLOW, value, err);
+	case OPT_ASK:
+		return add_egress_rules(c, "", rule_verdict(o), value, err);
 	case OPT_LEVEL:
 		if (log_parse_level(value, (enum log_level *)(void *)field))
 			return err_set(err, CG_EINVAL, "log-level: one of debug, info, warn, error");
@@ -255,8 +273,8 @@ static int set_scoped(config_t *c, const char *key, const char *val, err_t *err)
 	if (!o || !is_scopable(o))
 		return err_set(err, CG_EINVAL, "%s: %s cannot be set per trust class or kernelspec",
 			       key, kdot + 1);
-	if (o->kind == OPT_ALLOW || o->kind == OPT_DENY)
-		return add_egress_rules(c, scope, o->kind == OPT_ALLOW, val, err);
+	if (is_egress_rule(o))
+		return add_egress_rules(c, scope, rule_verdict(o), val, err);
 	memset(&scratch, 0, sizeof scratch);
 	rc = set_opt(&scratch, o, val, err);
 	if (rc)

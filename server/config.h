@@ -39,7 +39,9 @@ typedef struct config {
 	double kernel_start_timeout_s;
 	double heartbeat_s;
 	double prompt_timeout_s;  /* a prompt nobody answers is denied after this */
+	double cell_cpu_extend_s; /* past a cell's CPU quota, ask to extend it by this; 0: interrupt */
 	bool allow_hidden;
+	bool no_record;       /* do not keep execution records (benchmarks) */
 	char *allow_origin;   /* comma-separated origins besides the Host's own, or "*" */
 	char *allow_host;     /* comma-separated Host names besides loopback's, or "*" */
 	sbx_limits_t kernel_limits; /* per kernel; 0 is none */

@@ -33,6 +33,7 @@
 #include "app.h"
 #include "contents.h"
 #include "contents_fs.h"
+#include "provenance.h"
 
 /* Who a save through the API is attributed to, until policy/ names users. */
 #define API_PRINCIPAL "token"
@@ -355,6 +356,7 @@ int contents_save_notebook(app_t *app, const cpath_root_t *root, const char *rel
 	stat_cache_wrote(&w, rel, sha);
 	if ((rc = store_checkout_record(app->store, rel, branch, id, sha, err)))
 		goto out;
+	provenance_on_save(app, rel, id);
 	if (out_id)
 		memcpy(out_id, id, STORE_ID_LEN);
 	/* Jupyter keeps one checkpoint for every saved notebook: here the

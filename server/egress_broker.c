@@ -25,7 +25,10 @@ struct egress_broker {
 	uv_loop_t *loop;
 	const config_t *cfg;
 	ekernel_t *kernels;
+	egress_prompter_t prompter;
 	bool is_freed;
+	egress_decision_fn on_decision; /* the recorder's */
+	void *on_decision_ctx;
 };
 
 struct ekernel {
@@ -39,6 +42,8 @@ struct ekernel {
 	size_t open;       /* connections now */
 	uint64_t bytes;    /* both ways, over the kernel's life */
 	json_t *decisions;
+	json_t *session_allows; /* "host:port" -> the prompt that allowed it */
+	json_t *grants;    /* a replay's: "HOST:PORT" it may reach, nothing else */
 	struct econn *conns; /* open now */
 	ekernel_t *next;
 };
@@ -58,6 +63,9 @@ typedef struct econn {
 	char method[16], host[256], target[2048];
 	unsigned port;
 	bool is_connect;
+	bool is_held;      /* waiting for a person's answer to prompt */
+	char prompt[40];
+	const egress_rule_t *rule; /* the ask rule that held it */
 	uint64_t up, down;
 	struct addrinfo *ai, *next_ai; /* next_ai: the address to try */
 	struct econn *next; /* in ek->conns */
@@ -70,6 +78,7 @@ typedef struct wreq {
 } wreq_t;
 
 static void ekernel_unref(ekernel_t *ek);
+static ekernel_t *find(egress_broker_t *b, const char *id);
 static void conn_close(econn_t *c);
 static void on_client_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 
@@ -90,9 +99,17 @@ static void record(econn_t *c, const char *verdict, const char *rule, const char
 		      "reason", why);
 	if (!d)
 		return;
+	if (ek->b->on_decision)
+		ek->b->on_decision(ek->b->on_decision_ctx, ek->id, d);
 	if (json_array_size(ek->decisions) >= DECISIONS_MAX)
 		json_array_remove(ek->decisions, 0);
 	json_array_append_new(ek->decisions, d);
+}
+
+void egress_broker_set_observer(egress_broker_t *b, egress_decision_fn fn, void *ctx)
+{
+	b->on_decision = fn;
+	b->on_decision_ctx = ctx;
 }
 
 /* --- plumbing ----------------------------------------------------------------- */
@@ -131,10 +148,13 @@ static void conn_close(econn_t *c)
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-	(void)h;
+	const econn_t *c = h->data;
+	/* a held connection's bytes are kept beside its head, in what is left */
+	size_t n = c->is_held ? HEAD_MAX - c->head_len : 65536;
+
 	(void)suggested;
-	buf->base = malloc(65536);
-	buf->len = buf->base ? 65536 : 0;
+	buf->base = n ? malloc(n) : NULL;
+	buf->len = buf->base ? n : 0;
 }
 
 static void on_written(uv_write_t *w, int status)
@@ -555,41 +575,53 @@ static const char *parse_request(econn_t *c)
 	return parse_authority(c, auth, (size_t)(slash - auth), 80) ? "bad URL authority" : NULL;
 }
 
-static void decide(econn_t *c)
+/* A replay kernel reaches exactly what its replay granted. */
+static egress_verdict_t replay_grant(const econn_t *c, egress_rule_t *grant, const egress_rule_t **rule)
+{
+	char dest[300];
+	const json_t *g;
+	size_t i;
+
+	*rule = NULL;
+	snprintf(dest, sizeof dest, strchr(c->host, ':') ? "[%s]:%u" : "%s:%u", c->host, c->port);
+	json_array_foreach(c->ek->grants, i, g)
+		if (strcasecmp(json_string_value(g), dest) == 0) {
+			memset(grant, 0, sizeof *grant);
+			snprintf(grant->text, sizeof grant->text, "grant network:%s", dest);
+			grant->verdict = EGRESS_ALLOW;
+			*rule = grant;
+			return EGRESS_ALLOW;
+		}
+	return EGRESS_DENY;
+}
+
+int egress_broker_grant(egress_broker_t *b, const char *kernel_id_, char *const *dests, size_t n)
+{
+	ekernel_t *ek = b ? find(b, kernel_id_) : NULL;
+
+	if (!ek)
+		return CG_ENOTFOUND;
+	json_decref(ek->grants);
+	ek->grants = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(ek->grants, json_string(dests[i]));
+	return 0;
+}
+
+/* The way is open: within the byte limit, resolve and connect. */
+static void go_on(econn_t *c, const char *rule, const char *why)
 {
 	const config_t *cfg = c->ek->b->cfg;
-	const egress_rule_t *rule = NULL;
-	egress_verdict_t v;
-	char body[1400];
-	const char *bad = parse_request(c);
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
 	char port[8];
 
-	if (bad) {
-		record(c, "deny", NULL, bad);
-		snprintf(body, sizeof body, "cellgate egress: %s\n", bad);
-		answer(c, 400, "Bad Request", body);
-		return;
-	}
-	v = egress_decide(cfg->egress_rules, cfg->n_egress_rules, c->ek->spec, c->ek->trust, c->host,
-			  c->port, &rule);
-	if (v != EGRESS_ALLOW) {
-		record(c, "deny", rule ? rule->text : NULL, rule ? "a deny rule matches"
-							     : "no rule allows it");
-		snprintf(body, sizeof body,
-			 "cellgate egress: %s %s:%u is denied: %s%s (kernelspec %s, trust class %s)\n",
-			 c->method, c->host, c->port, rule ? "by the rule " : "no egress-allow rule matches",
-			 rule ? rule->text : "", c->ek->spec, c->ek->trust);
-		answer(c, 403, "Forbidden", body);
-		return;
-	}
 	if (cfg->egress_max_bytes && c->ek->bytes >= cfg->egress_max_bytes) {
 		record(c, "deny", "egress-max-bytes", "the kernel's egress bytes are used up");
 		answer(c, 403, "Forbidden", "cellgate egress: this kernel's egress bytes are used up "
 			   "(egress-max-bytes)\n");
 		return;
 	}
-	record(c, "allow", rule->text, "an allow rule matches");
+	record(c, "allow", rule, why);
 	/* only now, for an allowed destination, is the name looked up */
 	snprintf(port, sizeof port, "%u", c->port);
 	c->gai.data = c;
@@ -600,6 +632,224 @@ static void decide(econn_t *c)
 	}
 }
 
+static void effect_of(const econn_t *c, char *out, size_t size)
+{
+	snprintf(out, size, "network %s:%u", c->host, c->port);
+}
+
+static void audit(econn_t *c, const char *decision, const char *detail)
+{
+	const egress_prompter_t *pr = &c->ek->b->prompter;
+	char effect[320];
+
+	effect_of(c, effect, sizeof effect);
+	if (pr->audit)
+		pr->audit(pr->arg, c->ek->id, effect, decision, detail);
+}
+
+/*
+ * An ask rule matched: through at once when this kernel's session already
+ * has an allow for host:port; otherwise held (nothing resolved, nothing
+ * sent on) until the prompt is settled (egress_broker_on_prompts). The end
+ * of what the kernel sends, while held, is taken as the kernel giving up:
+ * the relay passes a close on as a half-close, and an HTTP client does not
+ * half-close before its answer.
+ */
+static void hold(econn_t *c, const egress_rule_t *rule)
+{
+	const egress_prompter_t *pr = &c->ek->b->prompter;
+	char key[300], effect[320], request[1000], why[600], body[1400];
+	const char *by;
+
+	snprintf(key, sizeof key, "%s:%u", c->host, c->port);
+	by = json_string_value(json_object_get(c->ek->session_allows, key));
+	if (by) {
+		snprintf(why, sizeof why, "allowed for this kernel session by prompt %s", by);
+		snprintf(request, sizeof request, "%s %.300s: %s", c->method, c->target, why);
+		audit(c, "allow", request);
+		go_on(c, rule->text, why);
+		return;
+	}
+	effect_of(c, effect, sizeof effect);
+	snprintf(request, sizeof request, "%s %.300s", c->method, c->target);
+	snprintf(why, sizeof why, "no prompts can be made here");
+	if (!pr->ask ||
+	    pr->ask(pr->arg, c->ek->id, effect, request, c->prompt, sizeof c->prompt, why,
+		    sizeof why) != 0) {
+		record(c, "deny", rule->text, why);
+		snprintf(body, sizeof body, "cellgate egress: %s %s:%u needs a person's approval "
+			 "(%s), and none can be asked: %s\n", c->method, c->host, c->port, rule->text,
+			 why);
+		answer(c, 403, "Forbidden", body);
+		return;
+	}
+	c->is_held = true;
+	c->rule = rule;
+	snprintf(why, sizeof why, "waiting for an answer to prompt %s", c->prompt);
+	record(c, "prompt", rule->text, why);
+	/* read on, to hear if the kernel gives up: what comes is kept with the
+	 * head while there is room (then reading waits for the answer) */
+	uv_read_start((uv_stream_t *)&c->client, on_alloc, on_client_read);
+}
+
+/* A held connection that ends before its answer: the prompt is withdrawn. */
+static void give_up(econn_t *c, const char *why)
+{
+	const egress_prompter_t *pr = &c->ek->b->prompter;
+	char detail[1000];
+
+	c->is_held = false;
+	snprintf(detail, sizeof detail, "prompt %s withdrawn: %s", c->prompt, why);
+	record(c, "deny", c->rule ? c->rule->text : NULL, detail);
+	if (pr->withdraw)
+		pr->withdraw(pr->arg, c->ek->id, c->prompt, why);
+	conn_close(c);
+}
+
+/* Bytes, or the end, from a held connection's kernel side. on_alloc gives
+ * it no more than the room left beside the head. */
+static void on_held_read(econn_t *c, ssize_t n, const uv_buf_t *buf)
+{
+	if (n == UV_ENOBUFS) {
+		/* full: the rest waits in the socket for the answer */
+		uv_read_stop((uv_stream_t *)&c->client);
+		return;
+	}
+	if (n < 0) {
+		free(buf->base);
+		give_up(c, "the kernel closed the connection while it waited");
+		return;
+	}
+	memcpy(c->head + c->head_len, buf->base, (size_t)n);
+	c->head_len += (size_t)n;
+	c->head[c->head_len] = '\0';
+	free(buf->base);
+}
+
+/* The held connection's prompt is settled: through, or refused. */
+static void settle(econn_t *c, policy_prompt_t *p)
+{
+	char why[600], detail[1000], body[1400], key[300];
+	const char *who = p && p->answered_by[0] ? p->answered_by : "nobody";
+
+	c->is_held = false;
+	uv_read_stop((uv_stream_t *)&c->client);
+	if (p && (p->state == PROMPT_ALLOWED_ONCE || p->state == PROMPT_ALLOWED_SESSION)) {
+		if (p->state == PROMPT_ALLOWED_SESSION) {
+			snprintf(key, sizeof key, "%s:%u", c->host, c->port);
+			json_object_set_new(c->ek->session_allows, key, json_string(p->id));
+			snprintf(why, sizeof why, "allowed for this kernel session by %s (prompt %s)",
+				 who, p->id);
+		} else {
+			/* taken: an allow once is this connection's alone */
+			p->state = PROMPT_USED;
+			snprintf(why, sizeof why, "allowed once by %s (prompt %s)", who, p->id);
+		}
+		snprintf(detail, sizeof detail, "%s %.300s: %s", c->method, c->target, why);
+		audit(c, "allow", detail);
+		go_on(c, c->rule->text, why);
+		return;
+	}
+	if (p && p->state == PROMPT_TIMED_OUT)
+		snprintf(why, sizeof why, "prompt %s timed out: nobody answered it in time, which "
+			 "is a denial", c->prompt);
+	else if (p && p->state == PROMPT_DENIED)
+		snprintf(why, sizeof why, "%s answered prompt %s: deny", who, c->prompt);
+	else
+		snprintf(why, sizeof why, "prompt %s is gone", c->prompt);
+	snprintf(detail, sizeof detail, "%s %.300s: %s", c->method, c->target, why);
+	audit(c, "deny", detail);
+	record(c, "deny", c->rule->text, why);
+	snprintf(body, sizeof body, "cellgate egress: %s %s:%u is denied: %s\n", c->method, c->host,
+		 c->port, why);
+	answer(c, 403, "Forbidden", body);
+}
+
+void egress_broker_on_prompts(egress_broker_t *b, policy_prompts_t *prompts)
+{
+	if (!b)
+		return;
+	/* settling only starts handles and writes: the lists change when
+	 * handles close, later, on the loop */
+	for (ekernel_t *ek = b->kernels; ek; ek = ek->next) {
+		for (econn_t *c = ek->conns; c; c = c->next) {
+			policy_prompt_t *p;
+
+			if (!c->is_held || c->is_closing)
+				continue;
+			p = policy_prompts_find(prompts, c->prompt);
+			if (!p || p->state != PROMPT_PENDING)
+				settle(c, p);
+		}
+	}
+}
+
+void egress_broker_set_prompter(egress_broker_t *b, const egress_prompter_t *p)
+{
+	if (b)
+		b->prompter = *p;
+}
+
+/* The capability that started the kernel narrows the rules: false after
+ * answering 403 when it does not allow net:host:port. */
+static bool token_allows(econn_t *c)
+{
+	const egress_prompter_t *pr = &c->ek->b->prompter;
+	char effect[300], why[512] = "", body[1400], detail[700];
+
+	snprintf(effect, sizeof effect, "net:%s:%u", c->host, c->port);
+	for (char *e = effect; *e; e++)
+		*e = (char)tolower((unsigned char)*e);
+	if (!pr->check || pr->check(pr->arg, c->ek->id, effect, why, sizeof why) == 0)
+		return true;
+	snprintf(detail, sizeof detail, "the token that started the kernel: %s", why);
+	record(c, "deny", NULL, detail);
+	snprintf(body, sizeof body, "cellgate egress: %s %s:%u is denied: the token that started "
+		 "this kernel does not allow %s: %s\n", c->method, c->host, c->port, effect, why);
+	answer(c, 403, "Forbidden", body);
+	return false;
+}
+
+static void decide(econn_t *c)
+{
+	const config_t *cfg = c->ek->b->cfg;
+	const egress_rule_t *rule = NULL;
+	egress_rule_t grant;
+	egress_verdict_t v;
+	char body[1400];
+	const char *bad = parse_request(c);
+
+	if (bad) {
+		record(c, "deny", NULL, bad);
+		snprintf(body, sizeof body, "cellgate egress: %s\n", bad);
+		answer(c, 400, "Bad Request", body);
+		return;
+	}
+	/* a replay's kernel: what its replay granted, and no configured rule */
+	if (strcmp(c->ek->trust, "replay") == 0)
+		v = replay_grant(c, &grant, &rule);
+	else
+		v = egress_decide(cfg->egress_rules, cfg->n_egress_rules, c->ek->spec, c->ek->trust,
+				  c->host, c->port, &rule);
+	if (v == EGRESS_DENY) {
+		record(c, "deny", rule ? rule->text : NULL, rule ? "a deny rule matches"
+							     : "no rule allows it");
+		snprintf(body, sizeof body,
+			 "cellgate egress: %s %s:%u is denied: %s%s (kernelspec %s, trust class %s)\n",
+			 c->method, c->host, c->port, rule ? "by the rule " : "no egress-allow rule matches",
+			 rule ? rule->text : "", c->ek->spec, c->ek->trust);
+		answer(c, 403, "Forbidden", body);
+		return;
+	}
+	if (!token_allows(c))
+		return;
+	if (v == EGRESS_PROMPT) {
+		hold(c, rule);
+		return;
+	}
+	go_on(c, rule->text, "an allow rule matches");
+}
+
 static void on_client_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	econn_t *c = s->data;
@@ -607,6 +857,10 @@ static void on_client_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 
 	if (c->is_relaying) {
 		relay(c, s, (uv_stream_t *)&c->upstream, n, buf, true);
+		return;
+	}
+	if (c->is_held) {
+		on_held_read(c, n, buf);
 		return;
 	}
 	if (n < 0) {
@@ -681,6 +935,8 @@ static void ekernel_unref(ekernel_t *ek)
 		}
 	}
 	json_decref(ek->decisions);
+	json_decref(ek->session_allows);
+	json_decref(ek->grants);
 	free(ek);
 	if (b->is_freed && !b->kernels)
 		free(b);
@@ -706,6 +962,9 @@ static void listen_for(egress_broker_t *b, kernel_t *k)
 	mode_t mask;
 	int rc;
 
+	/* a restart is a new kernel session: its allows for the session end */
+	if (ek)
+		json_object_clear(ek->session_allows);
 	if (ek && ek->is_listening)
 		return;
 	if (!ek) {
@@ -714,6 +973,7 @@ static void listen_for(egress_broker_t *b, kernel_t *k)
 			return;
 		ek->b = b;
 		ek->decisions = json_array();
+		ek->session_allows = json_object();
 		snprintf(ek->id, sizeof ek->id, "%s", kernel_id(k));
 		ek->refs = 1; /* the kernel's, until it is gone */
 		ek->next = b->kernels;
@@ -758,8 +1018,11 @@ void egress_broker_on_sandbox(void *arg, kernel_t *k, bool up)
 		return;
 	ek->is_gone = true;
 	/* the kernel is gone: so is every way out it had open */
-	for (econn_t *c = ek->conns; c; c = c->next)
+	for (econn_t *c = ek->conns; c; c = c->next) {
+		if (c->is_held && !c->is_closing)
+			give_up(c, "the kernel is gone");
 		conn_close(c);
+	}
 	if (ek->is_listening) {
 		ek->is_listening = false;
 		unlink(ek->path);

@@ -45,10 +45,28 @@ void api_versions_diff(http_req_t *req);
 /* egress_api.c: a kernel's egress decisions */
 void api_egress_get(http_req_t *req);
 
+/* api_provenance.c */
+void api_provenance_get(http_req_t *req);
+void api_execution_get(http_req_t *req);
+
+/* api_replays.c */
+void api_replays(http_req_t *req);
 /* api_audit.c */
 void api_audit_log(http_req_t *req);
 
+/* api_events.c: Server-Sent Events of prompts */
+void api_events(http_req_t *req);
+/* Sends what changed in the prompts table to every stream; drops streams
+ * that are due (gone, over, expired) and keeps the others alive. Called
+ * by prompts_notify. */
+void events_notify(app_t *app);
+/* Ends every stream: the server is stopping. */
+void events_release(app_t *app);
+
 /* api_prompts.c */
+/* May req's caller see p (its own, or one it may answer)? */
+struct policy_prompt;
+bool prompts_visible(http_req_t *req, const struct policy_prompt *p);
 void api_prompts_list(http_req_t *req);
 void api_prompt_get(http_req_t *req);
 void api_prompt_answer(http_req_t *req);

@@ -46,6 +46,7 @@ struct http_req {
 	const char *params[HTTP_MAX_PARAMS];
 	char *scratch;
 	bool is_answered, is_dispatched, must_close, headers_sent;
+	bool is_stream, is_stream_ended; /* http_stream_start: written over time */
 	int status;
 	char *content_type;
 	buf_t out;
@@ -268,6 +269,42 @@ void http_respond(http_req_t *r, int status, const char *content_type, const voi
 		lws_callback_on_writable(r->wsi);
 }
 
+void http_stream_start(http_req_t *r, const char *content_type)
+{
+	if (r->is_answered)
+		return;
+	r->is_answered = true;
+	r->is_stream = true;
+	/* the body ends when the connection does */
+	r->must_close = true;
+	r->status = 200;
+	r->content_type = strdup(content_type);
+	buf_init(&r->out, 0);
+	if (r->wsi)
+		lws_callback_on_writable(r->wsi);
+}
+
+int http_stream_write(http_req_t *r, const char *data, size_t len, size_t max)
+{
+	if (!r->is_stream || r->is_stream_ended || !r->wsi)
+		return -1;
+	if (r->out.len - r->out_sent + len > max)
+		return -1;
+	if (buf_append(&r->out, data, len))
+		return -1;
+	lws_callback_on_writable(r->wsi);
+	return 0;
+}
+
+void http_stream_end(http_req_t *r)
+{
+	if (!r->is_stream || r->is_stream_ended)
+		return;
+	r->is_stream_ended = true;
+	if (r->wsi)
+		lws_callback_on_writable(r->wsi);
+}
+
 /* pyjson's compact form (keys sorted, UTF-8 as is) rather than jansson's
  * json_dumps: it writes a 2 MB notebook model about five times faster. */
 void http_respond_json(http_req_t *r, int status, json_t *body)
@@ -335,8 +372,9 @@ static int add_common_headers(struct lws *wsi, http_req_t *r, unsigned char **p,
 		{ "content-security-policy:", "frame-ancestors 'self'; default-src 'none'" },
 		{ "referrer-policy:", "same-origin" },
 	};
-	lws_filepos_t len = r->status == 204 || r->status == 304 ? LWS_ILLEGAL_HTTP_CONTENT_LEN
-								  : (lws_filepos_t)r->out.len;
+	lws_filepos_t len = r->status == 204 || r->status == 304 || r->is_stream
+				    ? LWS_ILLEGAL_HTTP_CONTENT_LEN
+				    : (lws_filepos_t)r->out.len;
 	const char *ctype = r->status == 204 ? NULL : r->content_type;
 
 	if (lws_add_http_common_headers(wsi, (unsigned)r->status, ctype, len, p, end))
@@ -365,10 +403,39 @@ static int add_common_headers(struct lws *wsi, http_req_t *r, unsigned char **p,
 						(int)strlen(r->out_headers[i].value), p, end))
 			return -1;
 	}
-	if (r->must_close &&
+	/* lws says close itself for a body without a length */
+	if (r->must_close && !r->is_stream &&
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close",
 					 5, p, end))
 		return -1;
+	return 0;
+}
+
+/* One step of a stream: what is queued, in chunks; 1 once it has ended
+ * and all is out, 0 to wait for more, -1 to close. */
+static int stream_step(struct lws *wsi, http_req_t *r)
+{
+	size_t n = r->out.len - r->out_sent;
+	unsigned char *buf;
+	int rc;
+
+	if (n == 0) {
+		buf_reset(&r->out);
+		r->out_sent = 0;
+		return r->is_stream_ended ? 1 : 0;
+	}
+	if (n > CHUNK)
+		n = CHUNK;
+	buf = malloc(LWS_PRE + n);
+	if (!buf)
+		return -1;
+	memcpy(buf + LWS_PRE, r->out.data + r->out_sent, n);
+	r->out_sent += n;
+	rc = lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_HTTP);
+	free(buf);
+	if (rc < (int)n)
+		return -1;
+	lws_callback_on_writable(wsi);
 	return 0;
 }
 
@@ -392,10 +459,16 @@ static int write_step(struct lws *wsi, http_req_t *r)
 		if (rc)
 			return -1;
 		r->headers_sent = true;
+		if (r->is_stream) {
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
 		if (r->out.len && r->method != HTTP_HEAD) {
 			lws_callback_on_writable(wsi);
 			return 0;
 		}
+	} else if (r->is_stream) {
+		return stream_step(wsi, r);
 	} else {
 		n = r->out.len - r->out_sent;
 		if (n > CHUNK)

@@ -73,6 +73,18 @@ void http_respond_error(http_req_t *req, int status, const char *fmt, ...)
 /* Answers with the error an err_t describes (404, 409, 413, 400, 500...). */
 void http_respond_err(http_req_t *req, const err_t *err);
 
+/*
+ * A response written over time (Server-Sent Events): status 200 and the
+ * headers at once, then what http_stream_write queues, until
+ * http_stream_end or the client goes; the connection closes after it (the
+ * body has no length). The request must be deferred.
+ */
+void http_stream_start(http_req_t *req, const char *content_type);
+/* Queues data; -1 when the client has gone, or when more than max bytes
+ * would wait unsent (a client that does not keep up is dropped). */
+int http_stream_write(http_req_t *req, const char *data, size_t len, size_t max);
+void http_stream_end(http_req_t *req);
+
 /* Keeps the request alive past the handler's return; pair with http_release
  * once answered (http_respond* on a deferred request does not release). */
 void http_defer(http_req_t *req);

@@ -28,6 +28,71 @@ char *kernel_default_spec(kmgr_t *mgr)
 	return name;
 }
 
+/* Who started each kernel: its capability, for the effects its code asks
+ * for (egress) and the prompts they raise. A kernel that is gone is
+ * forgotten at the next start. */
+typedef struct kernel_owner_entry {
+	char id[64];
+	policy_cap_t *cap;
+	struct kernel_owner_entry *next;
+} kernel_owner_entry_t;
+
+static void owner_set(app_t *app, const char *id, policy_cap_t *cap)
+{
+	kernel_owner_entry_t **link = &app->kernel_owners, *e;
+
+	while (*link) {
+		e = *link;
+		if (kmgr_find(app->kernels, e->id) && strcmp(e->id, id) != 0) {
+			link = &e->next;
+			continue;
+		}
+		*link = e->next;
+		policy_cap_unref(&e->cap);
+		free(e);
+	}
+	if (!cap || !(e = calloc(1, sizeof *e)))
+		return;
+	snprintf(e->id, sizeof e->id, "%s", id);
+	e->cap = policy_cap_ref(cap);
+	e->next = app->kernel_owners;
+	app->kernel_owners = e;
+}
+
+policy_cap_t *kernel_owner_cap(app_t *app, const char *id)
+{
+	for (kernel_owner_entry_t *e = app->kernel_owners; e; e = e->next)
+		if (strcmp(e->id, id) == 0)
+			return e->cap;
+	return NULL;
+}
+
+void kernel_owner(app_t *app, const char *id, const char **principal, const char **token_id)
+{
+	policy_cap_t *cap = kernel_owner_cap(app, id);
+
+	if (!cap)
+		return;
+	if (policy_cap_is_root(cap)) {
+		*principal = "server-token";
+		*token_id = "";
+		return;
+	}
+	*principal = policy_cap_principal(cap);
+	*token_id = policy_cap_token_id(cap);
+}
+
+void kernel_owners_free(app_t *app)
+{
+	while (app->kernel_owners) {
+		kernel_owner_entry_t *e = app->kernel_owners;
+
+		app->kernel_owners = e->next;
+		policy_cap_unref(&e->cap);
+		free(e);
+	}
+}
+
 /* A launch is recorded with the sandbox and the limits it got (each with
  * the mechanism that enforces it), as the kernel model tells them. */
 static void audit_launch(app_t *app, http_req_t *req, kernel_t *k)
@@ -97,6 +162,7 @@ void kernel_start_for(http_req_t *req, const char *spec_name, const char *cwd_re
 		fn(req, NULL, arg);
 		return;
 	}
+	owner_set(app, kernel_id(k), http_cap(req));
 	op = calloc(1, sizeof *op);
 	if (!op) {
 		http_respond_error(req, 500, "out of memory");

@@ -9,6 +9,7 @@
 #define CELLGATE_KERNEL_START_H
 
 #include "../kernels/kernels.h"
+#include "app.h"
 #include "http.h"
 
 /* Called exactly once: with the ready kernel, and must then answer req; or
@@ -21,6 +22,14 @@ typedef void (*kernel_started_fn)(http_req_t *req, kernel_t *k, void *arg);
 void kernel_start_for(http_req_t *req, const char *spec_name, const char *cwd_rel,
 		      const char *session_name, int not_found_status, kernel_started_fn fn,
 		      void *arg);
+
+/* Who started kernel id (through kernel_start_for): the principal and its
+ * token's identifier, left as they are when nobody is known. */
+void kernel_owner(app_t *app, const char *id, const char **principal, const char **token_id);
+/* The capability kernel id was started with (borrowed), or NULL. */
+policy_cap_t *kernel_owner_cap(app_t *app, const char *id);
+/* At the server's end. */
+void kernel_owners_free(app_t *app);
 
 /* The default kernelspec's name: python3 when there is one. Caller frees. */
 char *kernel_default_spec(kmgr_t *mgr);

@@ -16,15 +16,21 @@
 #include "../common/util.h"
 #include "../sandbox/sandbox.h"
 #include "app.h"
-#include "egress_broker.h"
+#include "app_kernels.h"
 #include "app_store.h"
 #include "auth.h"
 #include "authz.h"
 #include "cli_policy.h"
+#include "cli_replay.h"
 #include "handlers.h"
 #include "cli_store.h"
 #include "config.h"
+#include "egress_broker.h"
+#include "kernel_start.h"
 #include "lws.h"
+#include "quota_prompts.h"
+#include "recorder.h"
+#include "replay.h"
 #include "sessions.h"
 
 /* Gives up on a clean stop after this long and exits anyway. */
@@ -83,71 +89,24 @@ static void on_signal(uv_signal_t *h, int signum)
 	log_info("server", "%s: stopping", strsignal(signum));
 	s->app.is_stopping = true;
 	prompts_release_waiters(&s->app);
+	events_release(&s->app);
 	uv_timer_start(&s->stop_deadline, on_stop_deadline, STOP_DEADLINE_MS, 0);
 	kmgr_shutdown_all(s->app.kernels, on_kernels_stopped, s);
 }
 
-/* The hosts paths no sandbox may see: the server's own state. */
 static int kernels_start(server_t *s, err_t *err)
 {
-	config_t *cfg = &s->app.cfg;
-	char *hidden[4] = { cfg->state, NULL, NULL, NULL };
-	size_t n_hidden = 1;
-	kmgr_config_t kc;
+	int rc = app_kernels_start(&s->app, s->runtime_dir, err);
 
-	/* the list ends at the first NULL: only the files there are */
-	if (cfg->config_file)
-		hidden[n_hidden++] = cfg->config_file;
-	if (cfg->policy_file)
-		hidden[n_hidden++] = cfg->policy_file;
-
-	/* ipc socket paths must stay short (sun_path is 108 bytes), so the
-	 * per-kernel directories live under /tmp, which sandboxes never see
-	 * (they get a private /tmp) */
-	snprintf(s->runtime_dir, sizeof s->runtime_dir, "/tmp/cellgate-%u-XXXXXX",
-		 (unsigned)getuid());
-	if (!mkdtemp(s->runtime_dir))
-		return err_set(err, CG_ESYS, "cannot create a runtime directory: %s",
-			       strerror(errno));
-	/* bubblewrap re-resolves the kernel directory's path when it mounts it
-	 * (--bind-fd), as the kernel's user: it must be able to pass through,
-	 * though not list. Each kernel's directory is 0700 and its own. */
-	if (chmod(s->runtime_dir, 0711) != 0)
-		return err_set(err, CG_ESYS, "cannot set up the runtime directory: %s",
-			       strerror(errno));
-	/* say so now, rather than as every kernel's cryptic death at start */
-	if (!sbx_path_is_reachable(cfg->root, cfg->kernel_uid, cfg->kernel_gid))
-		return err_set(err, CG_EINVAL,
-			       "kernels run as uid %u, which cannot reach the workspace %s: "
-			       "make its directories searchable, or choose --kernel-user",
-			       (unsigned)cfg->kernel_uid, cfg->root);
-	kmgr_config_defaults(&kc);
-	kc.runtime_dir = s->runtime_dir;
-	kc.workspace = cfg->root;
-	kc.hidden = hidden;
-	kc.uid = cfg->kernel_uid;
-	kc.gid = cfg->kernel_gid;
-	kc.kernelspec_dir = cfg->kernelspec_dir;
-	kc.shutdown_wait_s = cfg->shutdown_wait_s;
-	kc.start_timeout_s = cfg->kernel_start_timeout_s;
-	kc.heartbeat_s = cfg->heartbeat_s;
-	kc.limits = cfg->kernel_limits;
-	kc.limit_overrides = cfg->limit_overrides;
-	kc.n_limit_overrides = cfg->n_limit_overrides;
-	kc.sandbox_plain = cfg->sandbox_plain;
-	s->app.egress = cfg->no_egress ? NULL : egress_broker_new(s->app.loop, cfg);
-	if (s->app.egress && cfg->egress_relay) {
-		kc.egress_relay = cfg->egress_relay;
-		kc.on_sandbox = egress_broker_on_sandbox;
-		kc.on_sandbox_arg = s->app.egress;
-	} else if (!cfg->no_egress) {
-		log_warn("server", "no egress relay (cellgate-egress-relay not found): kernels have no network");
-	}
-	s->app.kernels = kmgr_new(s->app.loop, &kc, err);
-	if (!s->app.kernels)
-		return err->code ? err->code : CG_ESYS;
+	if (rc)
+		return rc;
 	s->app.sessions = sessions_new(s->app.kernels);
-	return s->app.sessions ? 0 : err_set(err, CG_ESYS, "out of memory");
+	if (!s->app.sessions)
+		return err_set(err, CG_ESYS, "out of memory");
+	if (!s->app.cfg.no_record && !(s->app.recorder = recorder_new(&s->app, err)))
+		return err->code ? err->code : CG_ESYS;
+	s->app.replays = replays_new(&s->app);
+	return s->app.replays ? 0 : err_set(err, CG_ESYS, "out of memory");
 }
 
 static void print_url(const config_t *cfg)
@@ -202,20 +161,26 @@ static int serve(int argc, char **argv)
 	rc = 0;
 out:
 	prompts_release_waiters(&s.app);
+	events_release(&s.app);
 	listener_stop(&s.app);
+	replays_free(&s.app.replays);
 	sessions_free(&s.app.sessions);
 	kmgr_free(&s.app.kernels);
+	recorder_free(&s.app.recorder);
 	sbx_cleanup();
 	egress_broker_free(&s.app.egress);
 	app_store_close(&s.app);
 	policy_audit_close(&s.app.audit);
 	policy_close(&s.app.policy);
 	policy_prompts_free(&s.app.prompts);
+	quota_prompts_release(&s.app);
+	kernel_owners_free(&s.app);
 	close_handles(&s);
 	/* let libuv finish closing what lws and the manager closed */
 	for (int i = 0; i < 100 && uv_run(s.app.loop, UV_RUN_NOWAIT); i++)
 		;
-	rmdir(s.runtime_dir);
+	if (s.runtime_dir[0])
+		rmdir(s.runtime_dir);
 	config_clear(&s.app.cfg);
 	return rc;
 }
@@ -225,7 +190,8 @@ static void usage(void)
 	fprintf(stderr, "usage: cellgate serve [options]   (cellgate serve --help for options)\n"
 			"       cellgate log|export|import|branch|diff ...   (the notebook store; --help)\n"
 			"       cellgate token mint|attenuate|inspect ...    (capability tokens; --help)\n"
-			"       cellgate audit verify|log ...                (the audit log; --help)\n");
+			"       cellgate audit verify|log ...                (the audit log; --help)\n"
+			"       cellgate replay NOTEBOOK[@VERSION|@BRANCH] [options]   (--help)\n");
 }
 
 int main(int argc, char **argv)
@@ -247,6 +213,8 @@ int main(int argc, char **argv)
 		return cli_store_main(argc - 1, argv + 1);
 	if (cli_policy_is_command(argv[1]))
 		return cli_policy_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "replay") == 0)
+		return cli_replay_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage();
 		return 0;

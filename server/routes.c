@@ -55,10 +55,21 @@ const route_t routes[] = {
 	/* every token sees the prompts it asked, and those it may answer */
 	{ GET, "/api/cellgate/prompts", api_prompts_list, false, ANY, RES_SERVER },
 	{ GET, "/api/cellgate/prompts/{id}", api_prompt_get, false, ANY, RES_SERVER },
+	/* and the same prompts as they change, as Server-Sent Events */
+	{ GET, "/api/cellgate/events", api_events, false, ANY, RES_SERVER },
 	{ HTTP_POST, "/api/cellgate/prompts/{id}", api_prompt_answer, false, POLICY_APPROVE,
 	  RES_PROMPT },
 	{ GET, "/api/cellgate/egress", api_egress_get, false, R, RES_KERNEL },
 	{ GET, "/api/cellgate/audit", api_audit_log, false, POLICY_ADMIN, RES_SERVER },
+	/* provenance is read as its notebook is; an execution record, a replay
+	 * and a version's reports are checked again on their notebook's path by
+	 * the handler, once it is known (as a new kernel is) */
+	{ GET, "/api/cellgate/provenance/{path*}", api_provenance_get, false, R, RES_CONTENTS },
+	{ GET, "/api/cellgate/execution/{id}", api_execution_get, false, R, RES_SERVER },
+	{ GET, "/api/cellgate/replays", api_replays, false, R, RES_SERVER },
+	{ HTTP_POST, "/api/cellgate/replays", api_replays, false, POLICY_REPLAY, RES_SERVER },
+	{ GET, "/api/cellgate/replays/{id}", api_replays, false, R, RES_SERVER },
+	{ HTTP_DELETE, "/api/cellgate/replays/{id}", api_replays, false, POLICY_REPLAY, RES_SERVER },
 	{ GET, "/files/{path*}", files_get, false, R, RES_CONTENTS },
 	{ GET, "/api/nbconvert", api_nbconvert_formats, false, ANY, RES_SERVER },
 	/* JupyterLab: the page (it holds the token the request came with), its

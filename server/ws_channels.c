@@ -17,6 +17,7 @@
 #include "authz.h"
 #include "handlers.h"
 #include "http_private.h"
+#include "recorder.h"
 #include "routes.h"
 #include "ws_codec.h"
 
@@ -334,6 +335,7 @@ static void handle_message(ws_conn_t *ws, const void *data, size_t len, bool is_
 	} else if (d.channel == KCH_SHELL && strcmp(d.msg->msg_type, "execute_request") == 0 &&
 		   !authz_count_execution(ws->app, ws->cap, kclient_kernel(ws->client), why,
 					  sizeof why)) {
+		recorder_denied(ws->app->recorder, kclient_kernel(ws->client), ws->client, d.msg, why);
 		report_error(ws, d.header_json, d.channel, "ExecutionLimit", why);
 	} else if (kclient_send(ws->client, d.channel, d.msg, &err)) {
 		report_error(ws, d.header_json, d.channel, "KernelUnavailable", err.msg);
@@ -416,6 +418,8 @@ int ws_on_established(struct lws *wsi, app_t *app, ws_conn_t **slot)
 		ws_on_closed(slot);
 		return -1;
 	}
+	/* who runs code here, for the execution records */
+	kclient_set_principal(ws->client, policy_cap_principal(ws->cap));
 	log_debug("ws", "session %.8s attached to kernel %.8s (%s)", ws->session_id,
 		  kernel_id(kclient_kernel(ws->client)), ws->is_v1 ? "v1" : "legacy");
 	return 0;

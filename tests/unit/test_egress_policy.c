@@ -13,11 +13,11 @@
 #include "../../sandbox/egress_policy.h"
 #include "../../sandbox/sandbox.h"
 
-static void rule(egress_rule_t *r, const char *scope, bool allow, const char *text)
+static void rule(egress_rule_t *r, const char *scope, egress_verdict_t v, const char *text)
 {
 	err_t err = { 0 };
 
-	assert_int_equal(egress_rule_parse(scope, allow, text, r, &err), 0);
+	assert_int_equal(egress_rule_parse(scope, v, text, r, &err), 0);
 }
 
 static void test_parse(void **state)
@@ -26,25 +26,25 @@ static void test_parse(void **state)
 	err_t err = { 0 };
 
 	(void)state;
-	rule(&r, "", true, "Example.COM:443");
+	rule(&r, "", EGRESS_ALLOW, "Example.COM:443");
 	assert_string_equal(r.host, "example.com");
 	assert_int_equal(r.port_lo, 443);
 	assert_int_equal(r.port_hi, 443);
 	assert_string_equal(r.text, "egress-allow = Example.COM:443");
-	rule(&r, "trust.trusted", false, "*.invalid");
+	rule(&r, "trust.trusted", EGRESS_DENY, "*.invalid");
 	assert_int_equal(r.port_lo, 1);
 	assert_int_equal(r.port_hi, 65535);
 	assert_string_equal(r.text, "trust.trusted.egress-deny = *.invalid");
-	rule(&r, "", true, "[::1]:8000-8100");
+	rule(&r, "", EGRESS_ALLOW, "[::1]:8000-8100");
 	assert_string_equal(r.host, "::1");
 	assert_int_equal(r.port_lo, 8000);
 	assert_int_equal(r.port_hi, 8100);
-	assert_int_equal(egress_rule_parse("", true, "", &r, &err), CG_EINVAL);
-	assert_int_equal(egress_rule_parse("", true, "a.com:0", &r, &err), CG_EINVAL);
-	assert_int_equal(egress_rule_parse("", true, "a.com:70000", &r, &err), CG_EINVAL);
-	assert_int_equal(egress_rule_parse("", true, "a.com:9-3", &r, &err), CG_EINVAL);
-	assert_int_equal(egress_rule_parse("", true, "a/b.com", &r, &err), CG_EINVAL);
-	assert_int_equal(egress_rule_parse("", true, "[::1", &r, &err), CG_EINVAL);
+	assert_int_equal(egress_rule_parse("", EGRESS_ALLOW, "", &r, &err), CG_EINVAL);
+	assert_int_equal(egress_rule_parse("", EGRESS_ALLOW, "a.com:0", &r, &err), CG_EINVAL);
+	assert_int_equal(egress_rule_parse("", EGRESS_ALLOW, "a.com:70000", &r, &err), CG_EINVAL);
+	assert_int_equal(egress_rule_parse("", EGRESS_ALLOW, "a.com:9-3", &r, &err), CG_EINVAL);
+	assert_int_equal(egress_rule_parse("", EGRESS_ALLOW, "a/b.com", &r, &err), CG_EINVAL);
+	assert_int_equal(egress_rule_parse("", EGRESS_ALLOW, "[::1", &r, &err), CG_EINVAL);
 }
 
 static void test_decide(void **state)
@@ -53,11 +53,11 @@ static void test_decide(void **state)
 	const egress_rule_t *m;
 
 	(void)state;
-	rule(&r[0], "", true, "*.example.com:443");
-	rule(&r[1], "", false, "bad.example.com");
-	rule(&r[2], "kernelspec.py", true, "pypi.org:443");
-	rule(&r[3], "trust.untrusted", false, "*");
-	rule(&r[4], "trust.trusted", true, "10.0.0.1:80");
+	rule(&r[0], "", EGRESS_ALLOW, "*.example.com:443");
+	rule(&r[1], "", EGRESS_DENY, "bad.example.com");
+	rule(&r[2], "kernelspec.py", EGRESS_ALLOW, "pypi.org:443");
+	rule(&r[3], "trust.untrusted", EGRESS_DENY, "*");
+	rule(&r[4], "trust.trusted", EGRESS_ALLOW, "10.0.0.1:80");
 	assert_int_equal(egress_decide(r, 5, "py", "trusted", "a.example.com", 443, &m), EGRESS_ALLOW);
 	assert_ptr_equal(m, &r[0]);
 	/* case and the root's dot do not matter */
@@ -78,6 +78,30 @@ static void test_decide(void **state)
 	assert_int_equal(egress_decide(r, 0, "py", "trusted", "a.example.com", 443, &m), EGRESS_DENY);
 	assert_int_equal(egress_decide(r, 5, "py", "trusted", "", 443, &m), EGRESS_DENY);
 	assert_string_equal(egress_verdict_name(EGRESS_ALLOW), "allow");
+}
+
+/* An ask answers prompt; a deny still wins over it, and it narrows an allow. */
+static void test_decide_ask(void **state)
+{
+	egress_rule_t r[4];
+	const egress_rule_t *m;
+
+	(void)state;
+	rule(&r[0], "", EGRESS_ALLOW, "*.example.com");
+	rule(&r[1], "", EGRESS_PROMPT, "up.example.com:443");
+	rule(&r[2], "", EGRESS_DENY, "up.example.com:25");
+	rule(&r[3], "trust.trusted", EGRESS_PROMPT, "10.0.0.*:*");
+	assert_string_equal(r[1].text, "egress-ask = up.example.com:443");
+	assert_int_equal(egress_decide(r, 4, "py", "trusted", "up.example.com", 443, &m), EGRESS_PROMPT);
+	assert_ptr_equal(m, &r[1]);
+	assert_int_equal(egress_decide(r, 4, "py", "trusted", "up.example.com", 80, &m), EGRESS_ALLOW);
+	assert_ptr_equal(m, &r[0]);
+	assert_int_equal(egress_decide(r, 4, "py", "trusted", "up.example.com", 25, &m), EGRESS_DENY);
+	assert_ptr_equal(m, &r[2]);
+	assert_int_equal(egress_decide(r, 4, "py", "trusted", "10.0.0.9", 8000, &m), EGRESS_PROMPT);
+	assert_int_equal(egress_decide(r, 4, "py", "untrusted", "10.0.0.9", 8000, &m), EGRESS_DENY);
+	assert_null(m);
+	assert_string_equal(egress_verdict_name(EGRESS_PROMPT), "prompt");
 }
 
 static void test_limits_for(void **state)
@@ -109,6 +133,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_decide),
+		cmocka_unit_test(test_decide_ask),
 		cmocka_unit_test(test_limits_for),
 	};
 

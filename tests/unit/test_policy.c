@@ -519,6 +519,62 @@ static void test_prompts_once_session_deny(void **state)
 	free(t2);
 }
 
+/* An effect's prompt: one per ask (each held connection its own), never
+ * taken by an action's ask, bounded with the principal's others. */
+static void test_prompts_for_effects(void **state)
+{
+	fixture_t *f = *state;
+	char *t = mint(f, "bot", NULL, 0);
+	policy_cap_t *a = verified(f, t);
+	policy_prompts_t *all = policy_prompts_new(10);
+	policy_effect_ask_t q = { .principal = "bot", .token_id = policy_cap_token_id(a),
+				  .effect = "network h.example:443", .kernel = "k1",
+				  .execution = "m1", .path = "nb", .request = "CONNECT h.example:443" };
+	const policy_prompt_t *p, *p2;
+	json_t *j;
+	err_t err = { 0 };
+	bool is_new;
+
+	p = policy_prompts_ask_effect(all, &q, 100, &err);
+	assert_non_null(p);
+	p2 = policy_prompts_ask_effect(all, &q, 100, &err);
+	assert_non_null(p2);
+	assert_string_not_equal(p->id, p2->id);
+	assert_string_equal(policy_prompt_action_name(p), "effect");
+	j = policy_prompt_json(p);
+	assert_string_equal(json_string_value(json_object_get(j, "action")), "effect");
+	assert_string_equal(json_string_value(json_object_get(j, "effect")), "network h.example:443");
+	assert_string_equal(json_string_value(json_object_get(j, "kernel")), "k1");
+	assert_string_equal(json_string_value(json_object_get(j, "execution")), "m1");
+	assert_string_equal(json_string_value(json_object_get(j, "path")), "nb");
+	assert_string_equal(json_string_value(json_object_get(j, "state")), "pending");
+	json_decref(j);
+	assert_int_equal(policy_prompts_answer(policy_prompts_find(all, p->id), "allow_session", "r",
+					       101, NULL), 0);
+	/* withdrawn while pending only; then it cannot be answered */
+	assert_false(policy_prompts_withdraw(policy_prompts_find(all, p->id), 101));
+	assert_true(policy_prompts_withdraw(policy_prompts_find(all, p2->id), 101));
+	assert_string_equal(policy_prompt_state_name(p2->state), "withdrawn");
+	assert_int_equal(policy_prompts_answer(policy_prompts_find(all, p2->id), "deny", "r", 102,
+					       NULL), CG_ESTATE);
+	/* an action's ask with the same words is another prompt, and takes nothing */
+	assert_false(policy_prompts_take(all, policy_cap_token_id(a), 0, "network h.example:443",
+					 NULL));
+	p = policy_prompts_ask(all, a, POLICY_EXECUTE, "network h.example:443", "nb", "x", 102,
+			       &is_new, NULL);
+	assert_true(is_new);
+	assert_string_equal(policy_prompt_action_name(p), "execute");
+	/* pending effects count against the principal's bound */
+	for (int i = 1; i < PROMPTS_MAX_PENDING; i++)
+		assert_non_null(policy_prompts_ask_effect(all, &q, 103, NULL));
+	assert_null(policy_prompts_ask_effect(all, &q, 103, &err));
+	assert_int_equal(err.code, CG_ETOOBIG);
+	assert_int_equal(policy_prompts_expire(all, 200, NULL, NULL), PROMPTS_MAX_PENDING);
+	policy_prompts_free(&all);
+	policy_cap_unref(&a);
+	free(t);
+}
+
 static void count_expired(void *arg, const policy_prompt_t *p)
 {
 	(void)p;
@@ -699,6 +755,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_root_cap_and_key_mode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_policy_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prompts_once_session_deny, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prompts_for_effects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prompts_time_out_and_are_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_intact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_altered, setup, teardown),

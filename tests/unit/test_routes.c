@@ -117,12 +117,23 @@ static const route_case_t cases[] = {
 	{ HTTP_POST, "/api/cellgate/checkout/n.ipynb", api_versions_checkout,
 	  "/api/cellgate/checkout/{path*}", 1, "n.ipynb", NULL },
 	{ HTTP_GET, "/api/cellgate/diff", api_versions_diff, "/api/cellgate/diff", 0, NULL, NULL },
+	{ HTTP_GET, "/api/cellgate/provenance/d/n.ipynb", api_provenance_get,
+	  "/api/cellgate/provenance/{path*}", 1, "d/n.ipynb", NULL },
+	{ HTTP_GET, "/api/cellgate/execution/0123abcd", api_execution_get,
+	  "/api/cellgate/execution/{id}", 1, "0123abcd", NULL },
+	{ HTTP_POST, "/api/cellgate/replays", api_replays, "/api/cellgate/replays", 0, NULL, NULL },
+	{ HTTP_GET, "/api/cellgate/replays", api_replays, "/api/cellgate/replays", 0, NULL, NULL },
+	{ HTTP_DELETE, "/api/cellgate/replays/0123abcd", api_replays,
+	  "/api/cellgate/replays/{id}", 1, "0123abcd", NULL },
+	{ HTTP_GET, "/api/cellgate/replays/0123abcd", api_replays,
+	  "/api/cellgate/replays/{id}", 1, "0123abcd", NULL },
 	{ HTTP_GET, "/api/cellgate/prompts", api_prompts_list, "/api/cellgate/prompts", 0, NULL,
 	  NULL },
 	{ HTTP_GET, "/api/cellgate/prompts/p-1", api_prompt_get, "/api/cellgate/prompts/{id}", 1,
 	  "p-1", NULL },
 	{ HTTP_POST, "/api/cellgate/prompts/p-1", api_prompt_answer, "/api/cellgate/prompts/{id}", 1,
 	  "p-1", NULL },
+	{ HTTP_GET, "/api/cellgate/events", api_events, "/api/cellgate/events", 0, NULL, NULL },
 	{ HTTP_GET, "/api/cellgate/audit", api_audit_log, "/api/cellgate/audit", 0, NULL, NULL },
 	{ HTTP_GET, "/api/cellgate/egress", api_egress_get, "/api/cellgate/egress", 0, NULL, NULL },
 	{ HTTP_GET, "/api/events/subscribe", api_events_subscribe_plain, "/api/events/subscribe", 0,
@@ -206,7 +217,7 @@ static void test_every_route(void **state)
 	for (size_t i = 0; i < n_routes; i++)
 		if (!is_hit[i])
 			fail_msg("route %s has no test case", routes[i].pattern);
-	assert_int_equal(n_routes, 57);
+	assert_int_equal(n_routes, 64);
 }
 
 /* Every route declares what it needs: one policy action on a resource kind,
@@ -260,6 +271,7 @@ static void test_capabilities(void **state)
 		{ HTTP_GET, "/api/cellgate/diff", POLICY_READ, RES_DIFF },
 		{ HTTP_POST, "/api/cellgate/prompts/p1", POLICY_APPROVE, RES_PROMPT },
 		{ HTTP_GET, "/api/cellgate/audit", POLICY_ADMIN, RES_SERVER },
+		{ HTTP_GET, "/api/cellgate/events", ROUTE_ANY_TOKEN, RES_SERVER },
 		{ HTTP_POST, "/api/cellgate/checkout/a.ipynb", POLICY_WRITE, RES_CONTENTS },
 		{ HTTP_DELETE, "/api/cellgate/branches/a.ipynb", POLICY_WRITE, RES_CONTENTS },
 	};

@@ -226,6 +226,7 @@ static void test_argv_egress_relay(void **state)
 {
 	fixture_t *fx = *state;
 	sbx_spec_t spec = spec_for(fx, NULL);
+	char *in_tmp[sizeof kernel_argv / sizeof *kernel_argv];
 	err_t err = { 0 };
 	char **v;
 	size_t sep;
@@ -247,7 +248,24 @@ static void test_argv_egress_relay(void **state)
 							   "https_proxy", NULL }; *n; n++)
 		MUST(v, "--setenv", *n, "http://127.0.0.1:3128");
 	MUST(v, "--setenv", "NO_PROXY", "localhost,127.0.0.1,::1");
+	/* outside /tmp and /run the read-only root shows it: no bind of its own */
+	assert_int_equal(find(v, (const char *const[]){ "--ro-bind", spec.egress_relay, NULL }), -1);
 	sbx_argv_free(&v);
+	/* a build tree under /tmp (a clean clone): the relay and the kernel's
+	 * program are bound back in, read-only, after the private /tmp */
+	spec.egress_relay = "/tmp/clone/bin/cellgate-egress-relay";
+	/* as long as kernel_argv: separator() counts on it */
+	memcpy(in_tmp, kernel_argv, sizeof in_tmp);
+	in_tmp[0] = "/tmp/clone/bin/cellgate-pari";
+	spec.argv = in_tmp;
+	v = sbx_bwrap_argv(&spec, &err);
+	assert_non_null(v);
+	assert_true(MUST(v, "--ro-bind", spec.egress_relay, spec.egress_relay) >
+		    MUST(v, "--tmpfs", "/tmp"));
+	assert_true(MUST(v, "--ro-bind", spec.argv[0], spec.argv[0]) > MUST(v, "--tmpfs", "/tmp"));
+	sbx_argv_free(&v);
+	spec.argv = kernel_argv;
+	spec.egress_relay = "/opt/cg/cellgate-egress-relay";
 	/* the plain sandbox: no filter, no relay */
 	spec.is_plain = true;
 	v = sbx_bwrap_argv(&spec, &err);

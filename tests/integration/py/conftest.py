@@ -638,3 +638,26 @@ def kernel(server):
     kid = server.start_kernel()
     yield kid
     server.delete_kernel(kid)
+
+
+def execution_record(server, msg_id, timeout=60):
+    """The execution record of the execute_request msg_id, as
+    GET /api/cellgate/execution/{id} serves it. The record's id is found in
+    the server's real store (records are written in batches, so it waits)."""
+    import sqlite3
+    db = os.path.join(server.state, "store.sqlite")
+    end = time.monotonic() + timeout
+    while True:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+        try:
+            row = con.execute("SELECT id FROM executions WHERE json_extract(record, '$.msg_id') = ?",
+                              (msg_id,)).fetchone()
+        finally:
+            con.close()
+        if row or time.monotonic() > end:
+            break
+        time.sleep(0.3)
+    assert row, f"no execution record of {msg_id}"
+    r = server.request("GET", "/api/cellgate/execution/" + row[0])
+    assert r.status_code == 200, r.text
+    return r.json()

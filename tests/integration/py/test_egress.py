@@ -229,3 +229,164 @@ print(urllib.request.urlopen("http://{HOST}:{service}/", timeout=30).read().deco
     # the kernel is gone, and so is its decision list
     r = egress.request("GET", f"/api/cellgate/egress?kernel={kid}")
     assert r.status_code == 404, r.text
+
+
+def test_effects_are_in_the_record_of_the_cell_that_made_them(egress, service):
+    """Each egress decision goes in the execution record of the cell that
+    was running when it was made: the allowed fetch and the denied one in
+    their own cells' records (provenance API, execution record, `cellgate
+    log --cells`), none in the cells around them."""
+    import os
+    import subprocess
+    import uuid
+
+    from nbclient_ws import Notebook
+    other = service + 1 if service < 65535 else service - 1
+    nb = Notebook(egress, f"effects-{uuid.uuid4().hex[:8]}.ipynb", [
+        ("setup", "import urllib.request, urllib.error"),
+        ("fetch", f'print(urllib.request.urlopen("http://{HOST}:{service}/e", timeout=30).read().decode(), end="")'),
+        ("denied", f'''try:
+    urllib.request.urlopen("http://{HOST}:{other}/", timeout=30)
+except urllib.error.HTTPError as e:
+    print(e.code)'''),
+        ("after", "1 + 1")])
+    try:
+        for cid in ("setup", "fetch", "denied", "after"):
+            assert nb.run(cid, timeout=90)["status"] == "ok", cid
+        assert nb.cell("fetch")["outputs"][0]["text"] == BODY.decode()
+        assert nb.cell("denied")["outputs"][0]["text"] == "403\n"
+        v = nb.save()
+        r = egress.request("GET", "/api/cellgate/provenance/" + nb.path, params={"version": v})
+        assert r.status_code == 200, r.text
+        cells = {c["cell_id"]: c for c in r.json()["cells"]}
+        eff = {cid: cells[cid]["execution"]["effects"] for cid in cells}
+        assert eff["setup"] == [] and eff["after"] == [], eff
+        [allowed] = eff["fetch"]
+        assert allowed["effect"] == "network" and allowed["destination"] == f"{HOST}:{service}"
+        assert allowed["decision"] == "allow" and allowed["rule"] == f"egress-allow = {HOST}:{service}"
+        assert allowed["decided_by"] == "policy" and allowed["method"] == "GET"
+        e = cells["fetch"]["execution"]
+        assert e["requested"] <= allowed["at"] <= e["ended"], (e, allowed)
+        [denied] = eff["denied"]
+        assert (denied["destination"], denied["decision"], denied["rule"]) == (
+            f"{HOST}:{other}", "deny", None), denied
+        assert denied["reason"] == "no rule allows it"
+        # the record by id says the same
+        rec = egress.request("GET", "/api/cellgate/execution/" + e["id"]).json()
+        assert rec["effects"] == eff["fetch"]
+        out = subprocess.run([os.environ.get("CELLGATE_BIN", "bin/cellgate"), "log", "--cells",
+                              nb.path, "--version", v, "--state", egress.state],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        lines = {ln.split()[0]: ln for ln in out.stdout.splitlines() if ln.strip()}
+        assert f"effects: network allow {HOST}:{service}" in lines["fetch"], out.stdout
+        assert f"effects: network deny {HOST}:{other}" in lines["denied"], out.stdout
+        assert "effects" not in lines["after"], out.stdout
+    finally:
+        nb.close()
+
+
+def _replay(server, path, **body):
+    import time
+    r = server.request("POST", "/api/cellgate/replays", json={"path": path, **body})
+    assert r.status_code == 202, r.text
+    rid = r.json()["id"]
+    end = time.monotonic() + 300
+    while time.monotonic() < end:
+        st = server.request("GET", f"/api/cellgate/replays/{rid}").json()
+        if st["state"] != "running":
+            return st
+        time.sleep(0.3)
+    raise TimeoutError(rid)
+
+
+def test_replay_skips_an_ungranted_effect_and_runs_a_granted_one(egress, service):
+    """A recorded execution that reached the network is not re-run unless the
+    replay grants that destination: without the grant its cell is skipped
+    (the reason names the effect) and the cells after it run, saying that an
+    earlier one was skipped; with it, the replay kernel reaches exactly that
+    destination (its decision names the grant) and everything reproduces.
+    The replay kernel gets nothing of the server's egress rules."""
+    import os
+    import sqlite3
+    import subprocess
+    import time
+    import uuid
+
+    from nbclient_ws import Notebook
+    other = service + 1 if service < 65535 else service - 1
+    fetch = f'print(urllib.request.urlopen("http://{HOST}:{service}/r", timeout=30).read().decode(), end="")'
+    nb = Notebook(egress, f"effects-replay-{uuid.uuid4().hex[:8]}.ipynb", [
+        ("setup", "import urllib.request, urllib.error\nx = 2"),
+        ("fetch", fetch),
+        ("denied", f'''try:
+    urllib.request.urlopen("http://{HOST}:{other}/", timeout=30)
+except urllib.error.HTTPError as e:
+    print(e.code)'''),
+        ("after", "x * 21")])
+    grant = f"network:{HOST}:{service}"
+    try:
+        for cid in ("setup", "fetch", "denied", "after"):
+            assert nb.run(cid, timeout=90)["status"] == "ok", cid
+        nb.save()
+        st = _replay(egress, nb.path)
+        assert st["state"] == "done", st
+        cells = {c["cell_id"]: c for c in st["report"]["cells"]}
+        assert cells["fetch"]["verdict"] == "skipped", cells["fetch"]
+        assert grant in cells["fetch"]["reason"] and "not granted" in cells["fetch"]["reason"]
+        assert cells["fetch"]["replayed"] is None
+        # a denied effect needs no grant: the replay is denied it too, and reproduces
+        assert cells["denied"]["verdict"] == "reproduced", cells["denied"]
+        assert cells["after"]["verdict"] == "reproduced", cells["after"]
+        assert "(cell fetch) was skipped" in cells["after"]["upstream_skipped"]
+        assert "upstream_skipped" not in cells["setup"]
+        assert st["report"]["grant"] == [] and st["verdict"] == "not_reproduced"
+
+        st = _replay(egress, nb.path, grant=[grant])
+        assert st["verdict"] == "reproduced", st["report"]["cells"]
+        assert st["report"]["grant"] == [grant]
+        assert {c["cell_id"]: c["verdict"] for c in st["report"]["cells"]} == dict.fromkeys(
+            ("setup", "fetch", "denied", "after"), "reproduced")
+        # the replay kernel's own records: the grant allowed the fetch, the
+        # server's rules did not apply (the denied port has no rule anyway)
+        # (records are written in batches: wait for the replay kernel's)
+        end = time.monotonic() + 60
+        while True:
+            con = sqlite3.connect(f"file:{os.path.join(egress.state, 'store.sqlite')}?mode=ro", uri=True)
+            ids = [r[0] for r in con.execute("SELECT id FROM executions WHERE principal = 'replay' "
+                                             "ORDER BY seq DESC LIMIT 4")]
+            con.close()
+            recs = {r["code"]: r for r in (egress.request("GET", "/api/cellgate/execution/" + i).json()
+                                           for i in ids)}
+            if fetch in recs or time.monotonic() > end:
+                break
+            time.sleep(0.3)
+        [eff] = recs[fetch]["effects"]
+        assert (eff["destination"], eff["decision"], eff["rule"]) == (
+            f"{HOST}:{service}", "allow", f"grant {grant}"), eff
+        assert recs[fetch]["session"]["sandbox"]["class"] == "replay"
+
+        # the CLI: --grant, and exit 1 without it
+        bin_ = os.environ.get("CELLGATE_BIN", "bin/cellgate")
+        base = [bin_, "replay", nb.path, "--state", egress.state, "--root", egress.workspace,
+                "--kernelspec-dir", egress.kernelspec_dir]
+        out = subprocess.run(base, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 1 and "skipped" in out.stdout and grant in out.stdout, out
+        out = subprocess.run(base + ["--grant", grant], capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stdout + out.stderr
+        out = subprocess.run(base + ["--grant", "network:nohost"], capture_output=True, text=True,
+                             timeout=60)
+        assert out.returncode == 2 and "--grant" in out.stderr, out
+    finally:
+        nb.close()
+
+
+@pytest.mark.parametrize("grant", [["network:host"], ["file:/etc/passwd"], "network:h:1",
+                                   ["network:h:0"], ["network:h:70000"], [7], ["network:a b:80"],
+                                   ["network:h:1"] * 17])
+def test_bad_replay_grants(egress, grant):
+    nb_path = "no-such.ipynb"
+    r = egress.request("POST", "/api/cellgate/replays", json={"path": nb_path, "grant": grant})
+    assert r.status_code == 400, r.text
+    assert "grant" in r.json()["message"], r.text
+    assert egress.alive()

@@ -38,7 +38,13 @@ def test_message_mode_interrupt(server):
         assert took < 5, took
     finally:
         ws.close()
-    assert server.execute(kid, "'still here'").result == "'still here'"
+    # ipykernel aborts what reaches it in the moment after an error reply
+    # (stop_on_error; its abort window closes on its next loop turn, after
+    # the idle status): a request that lands there is aborted, not lost
+    res = server.execute(kid, "'still here'", allow_error=True)
+    if res.reply.get("status") == "aborted":
+        res = server.execute(kid, "'still here'")
+    assert res.result == "'still here'"
     assert server.request("DELETE", f"/api/kernels/{kid}").status_code == 204
 
 

@@ -30,7 +30,7 @@ import pytest
 import requests
 import websocket
 
-from conftest import REPO, REFERENCE, Server, cellgate_bin, make_msg, run_server
+from conftest import REPO, REFERENCE, Server, cellgate_bin, execution_record, make_msg, run_server
 
 pytestmark = pytest.mark.cellgate_only(reason="cellgate's capability tokens")
 
@@ -209,6 +209,28 @@ def uniq(s, w):
     return {"u": uuid.uuid4().hex[:6]}
 
 
+def recorded(s, w):
+    """m/p.ipynb executed and saved through the server (its token), once:
+    its version, an execution record of it and a replay of it."""
+    if "exec" not in w:
+        from nbclient_ws import Notebook
+        nb = Notebook(s, "m/p.ipynb", [("a", "1 + 1")])
+        try:
+            nb.run("a")
+            w["pv"] = nb.save()
+        finally:
+            nb.close()
+        p = root(s, "GET", "/api/cellgate/provenance/m/p.ipynb").json()
+        w["exec"] = p["cells"][0]["execution"]["id"]
+        w["replay"] = root(s, "POST", "/api/cellgate/replays", json={"path": "m/p.ipynb"}).json()["id"]
+    return {k: w[k] for k in ("pv", "exec", "replay")}
+
+
+def fresh_replay(s, w):
+    recorded(s, w)
+    return {"id": root(s, "POST", "/api/cellgate/replays", json={"path": "m/p.ipynb"}).json()["id"]}
+
+
 # (method, route pattern, url, json body, action, resource path, kernelspec, setup)
 # "any" is a route any valid token may use. {x} in url and body come from
 # the world fixture and the case's setup.
@@ -276,6 +298,9 @@ CASES = [
      None, fresh_prompt),
     ("POST", "/api/cellgate/prompts/{id}", "/api/cellgate/prompts/{prompt}", {"answer": "deny"},
      "approve", "m", None, fresh_prompt),
+    # a stream: ?duration= ends it, so the matrix can read it whole
+    ("GET", "/api/cellgate/events", "/api/cellgate/events?duration=1", None, "any", None, None,
+     nothing),
     ("GET", "/api/cellgate/egress", "/api/cellgate/egress?kernel={kernel}", None, "read", "m",
      "python3", nothing),
     ("GET", "/api/events/subscribe", "/api/events/subscribe", None, "any", None, None, nothing),
@@ -311,6 +336,18 @@ CASES = [
      None, nothing),
     ("GET", "/api/cellgate/audit", "/api/cellgate/audit?limit=5", None, "admin", None, None,
      nothing),
+    ("GET", "/api/cellgate/provenance/{path*}", "/api/cellgate/provenance/m/n.ipynb", None, "read",
+     "m", None, nothing),
+    ("GET", "/api/cellgate/execution/{id}", "/api/cellgate/execution/{exec}", None, "read", "m",
+     None, recorded),
+    ("GET", "/api/cellgate/replays", "/api/cellgate/replays?version={pv}", None, "read", "m", None,
+     recorded),
+    ("POST", "/api/cellgate/replays", "/api/cellgate/replays", {"path": "m/p.ipynb"}, "replay", "m",
+     None, recorded),
+    ("GET", "/api/cellgate/replays/{id}", "/api/cellgate/replays/{replay}", None, "read", "m", None,
+     recorded),
+    ("DELETE", "/api/cellgate/replays/{id}", "/api/cellgate/replays/{id}", None, "replay", "m", None,
+     fresh_replay),
 ]
 
 def route_table(public=False):
@@ -550,6 +587,15 @@ def test_channels_need_execute_and_count_executions(pserver, world, pat):
         finally:
             ws2.close()
         assert execute(ws, "4")["status"] == "error"
+        # refused before the kernel: recorded as denied, code kept, no outputs
+        msg = make_msg("execute_request", {"code": "denied_code = 5", "silent": False}, ws.session)
+        ws.send_raw(json.dumps(msg))
+        ws.recv_until(lambda m: m.get("msg_type", m["header"]["msg_type"]) == "execute_reply"
+                      and m["parent_header"].get("msg_id") == msg["header"]["msg_id"], 60)
+        rec = execution_record(pserver, msg["header"]["msg_id"])
+        assert rec["status"] == "denied" and "used up" in rec["reason"], rec
+        assert rec["code"] == "denied_code = 5" and rec["outputs"] == [] and rec["started"] is None
+        assert rec["principal"] == "pat" and rec["kernel_claims"] == [] and rec["previous"] is None
     finally:
         ws.close()
     assert pserver.alive()
@@ -869,3 +915,25 @@ def test_prompt_times_out(pserver):
                    for e in audit(server))
     finally:
         next(gen, None)
+
+
+def test_execution_records_name_the_tokens_principal(pserver, world, pat):
+    """Code run through a capability token is recorded as its principal's,
+    whoever saves the notebook afterwards; its provenance is read as the
+    notebook is."""
+    from nbclient_ws import Notebook
+    nb = Notebook(pserver, "m/who-ran.ipynb", [("a", "40 + 2")])
+    try:
+        nb.ws.close()
+        nb.ws = pserver.ws_connect(nb.kid, token=attenuate(pat, "action=execute", "path=m"))
+        nb.run("a")
+        v = nb.save()  # by the server's token
+    finally:
+        nb.close()
+    p = root(pserver, "GET", f"/api/cellgate/provenance/m/who-ran.ipynb?version={v}").json()
+    e = p["cells"][0]["execution"]
+    assert e["principal"] == "pat" and p["principal"] != "pat", (e["principal"], p["principal"])
+    reader = attenuate(pat, "action=read", "path=m")
+    assert pserver.request("GET", f"/api/cellgate/execution/{e['id']}", token=reader).status_code == 200
+    assert_forbidden(pserver.request("GET", f"/api/cellgate/execution/{e['id']}",
+                                     token=attenuate(pat, "action=read", "path=elsewhere")), "elsewhere")

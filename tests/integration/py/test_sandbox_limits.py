@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import MESSAGE_INTERRUPT_KERNEL, REFERENCE, Server, run_server
+from conftest import execution_record, MESSAGE_INTERRUPT_KERNEL, REFERENCE, Server, run_server
 
 pytestmark = pytest.mark.cellgate_only
 
@@ -68,14 +68,17 @@ def wait_dead(server, kid, timeout=120):
     return model
 
 
-def run_until_dead(server, kid, code, timeout=120):
-    """Sends code, collects IOPub stream text until the kernel is dead."""
+def run_until_dead(server, kid, code, timeout=120, sent=None):
+    """Sends code, collects IOPub stream text until the kernel is dead
+    (the request's msg_id appended to sent)."""
     ws = server.ws_connect(kid)
     texts = []
     try:
-        ws.send("shell", "execute_request", {"code": code, "silent": False, "store_history": False,
+        mid = ws.send("shell", "execute_request", {"code": code, "silent": False, "store_history": False,
                                              "user_expressions": {}, "allow_stdin": False,
                                              "stop_on_error": True})
+        if sent is not None:
+            sent.append(mid)
         end = time.monotonic() + timeout
         model = {}
         while time.monotonic() < end:
@@ -203,21 +206,31 @@ def test_cell_cpu_quota_interrupts_the_cell(limited):
     assert any("cellgate: cell cpu time limit" in m["content"].get("text", "")
                for m in res.msgs if m["header"]["msg_type"] == "stream"), res
     # the kernel lives on, and the next cell has a quota of its own
-    assert limited.execute(kid, "print('next')").stdout.strip() == "next"
+    nxt = limited.execute(kid, "print('next')")
+    assert nxt.stdout.strip() == "next"
     model = limited.request("GET", f"/api/kernels/{kid}").json()
     assert model["execution_state"] != "dead" and model["limit_reached"] == "cell cpu time limit"
+    # the record says timeout (not interrupted), the next cell's ok
+    rec = execution_record(limited, res.msgs[0]["parent_header"]["msg_id"])
+    assert rec["status"] == "timeout" and rec["reason"] == "cell cpu time limit", rec
+    assert rec["code"] == "while True: pass" and rec["error"]["ename"] == "KeyboardInterrupt"
+    assert execution_record(limited, nxt.msgs[0]["parent_header"]["msg_id"])["status"] == "ok"
     limited.delete_kernel(kid)
 
 
 def test_cell_that_ignores_its_interrupt_is_stopped(limited):
     kid = limited.start_kernel()
+    sent = []
     model, text = run_until_dead(limited, kid, '''
 import signal
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 while True: pass
-''')
+''', sent=sent)
     assert model.get("reason") == "cell cpu time limit", model
     assert "cell went on after its interrupt" in text, text
+    # stopped by the quota: timeout, not kernel_died
+    rec = execution_record(limited, sent[0])
+    assert rec["status"] == "timeout" and rec["reason"] == "cell cpu time limit", rec
     neighbour_works(limited)
     limited.delete_kernel(kid)
 

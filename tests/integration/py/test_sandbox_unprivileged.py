@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from conftest import NOBODY, REFERENCE, Server, free_port, run_server
+from conftest import NOBODY, REFERENCE, Server, cellgate_bin, free_port, run_server
 
 pytestmark = pytest.mark.cellgate_only
 
@@ -24,10 +24,18 @@ class Unprivileged(Server):
         for root, dirs, files in os.walk(self.state):
             for name in [root] + [os.path.join(root, f) for f in dirs + files]:
                 os.chown(name, NOBODY, NOBODY)
+        # an unprivileged server runs from where its user may read it, with
+        # its relay beside it: the checkout may be a root's 0700 directory
+        self.bin = os.path.join(self.tmp, "bin")
+        os.makedirs(self.bin, mode=0o755)
+        for name in ("cellgate", "cellgate-egress-relay"):
+            shutil.copy2(os.path.join(os.path.dirname(cellgate_bin()), name),
+                         os.path.join(self.bin, name))
 
     def argv(self):
+        own = super().argv()
         return [shutil.which("setpriv"), f"--reuid={NOBODY}", f"--regid={NOBODY}",
-                "--clear-groups"] + super().argv()
+                "--clear-groups", os.path.join(self.bin, "cellgate")] + own[1:]
 
 
 class Hello(http.server.BaseHTTPRequestHandler):
