@@ -20,29 +20,6 @@ static bool is_ident(unsigned char c)
 	       (c >= 'A' && c <= 'Z');
 }
 
-/* Byte offset of code point `cursor` (the protocol counts code points). */
-static size_t byte_offset(const char *code, size_t cursor)
-{
-	size_t i = 0, cp = 0;
-
-	while (code[i] && cp < cursor) {
-		i++;
-		while (((unsigned char)code[i] & 0xC0) == 0x80)
-			i++;
-		cp++;
-	}
-	return i;
-}
-
-static size_t code_points(const char *s, size_t bytes)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < bytes; i++)
-		n += ((unsigned char)s[i] & 0xC0) != 0x80;
-	return n;
-}
-
 /* The identifier around byte `at` into name; false when there is none. */
 static bool word_at(const char *code, size_t at, bool extend_right, char *name, size_t size,
 		    size_t *start_out)
@@ -66,7 +43,7 @@ static bool word_at(const char *code, size_t at, bool extend_right, char *name, 
 
 json_t *gk_complete(void *ctx, const char *code, size_t cursor)
 {
-	size_t end = byte_offset(code, cursor), start;
+	size_t end = kside_byte_offset(code, cursor), start;
 	char prefix[128];
 	json_t *matches = json_array();
 	char *names = NULL;
@@ -90,8 +67,8 @@ json_t *gk_complete(void *ctx, const char *code, size_t cursor)
 		free(names);
 	}
 	return json_pack("{s:o, s:I, s:I, s:{}}", "matches", matches, "cursor_start",
-			 (json_int_t)code_points(code, start), "cursor_end",
-			 (json_int_t)code_points(code, end), "metadata");
+			 (json_int_t)kside_code_points(code, start), "cursor_end",
+			 (json_int_t)kside_code_points(code, end), "metadata");
 }
 
 /* GAPDoc's text manuals carry terminal escapes (ESC [ ... letter). */
@@ -121,7 +98,7 @@ json_t *gk_inspect(void *ctx, const char *code, size_t cursor, int detail_level)
 	(void)ctx;
 	(void)detail_level;
 
-	if (!word_at(code, byte_offset(code, cursor), true, name, sizeof name, NULL) || !name[0])
+	if (!word_at(code, kside_byte_offset(code, cursor), true, name, sizeof name, NULL) || !name[0])
 		return NULL;
 	/* Only names GAP has bound: HELP would otherwise match manual sections
 	 * for any word. The exact manual entry is preferred; when several match,

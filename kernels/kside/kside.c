@@ -30,6 +30,28 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+size_t kside_byte_offset(const char *code, size_t cursor)
+{
+	size_t i = 0, cp = 0;
+
+	while (code[i] && cp < cursor) {
+		i++;
+		while (((unsigned char)code[i] & 0xC0) == 0x80)
+			i++;
+		cp++;
+	}
+	return i;
+}
+
+size_t kside_code_points(const char *s, size_t bytes)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < bytes; i++)
+		n += ((unsigned char)s[i] & 0xC0) != 0x80;
+	return n;
+}
+
 void kside_utf8_scrub(char *s, size_t len)
 {
 	size_t i = 0;

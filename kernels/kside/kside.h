@@ -91,5 +91,10 @@ bool kside_is_interrupted(const kside_t *ks);
 /* Replaces bytes that are not UTF-8 (and NULs) with '?', in place: JSON
  * strings must be UTF-8. */
 void kside_utf8_scrub(char *s, size_t len);
+/* Cursor positions: the protocol counts code points, C strings bytes.
+ * The byte offset of code point `cursor` in code (at most its end), and
+ * the number of code points in the first `bytes` bytes of s. */
+size_t kside_byte_offset(const char *code, size_t cursor);
+size_t kside_code_points(const char *s, size_t bytes);
 
 #endif

@@ -19,29 +19,6 @@ static bool is_ident(unsigned char c)
 	return c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-/* Byte offset of code point `cursor` (the protocol counts code points). */
-static size_t byte_offset(const char *code, size_t cursor)
-{
-	size_t i = 0, cp = 0;
-
-	while (code[i] && cp < cursor) {
-		i++;
-		while (((unsigned char)code[i] & 0xC0) == 0x80)
-			i++;
-		cp++;
-	}
-	return i;
-}
-
-static size_t code_points(const char *s, size_t bytes)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < bytes; i++)
-		n += ((unsigned char)s[i] & 0xC0) != 0x80;
-	return n;
-}
-
 static bool is_listed(const entree *ep)
 {
 	/* EpNEW: a name read once but never given a value. */
@@ -55,7 +32,7 @@ static int cmp_str(const void *a, const void *b)
 
 json_t *pk_complete(void *ctx, const char *code, size_t cursor)
 {
-	size_t end = byte_offset(code, cursor), start = end, n = 0, cap = 64;
+	size_t end = kside_byte_offset(code, cursor), start = end, n = 0, cap = 64;
 	const char **names = malloc(cap * sizeof *names);
 	json_t *matches = json_array();
 	(void)ctx;
@@ -86,13 +63,13 @@ json_t *pk_complete(void *ctx, const char *code, size_t cursor)
 		json_array_append_new(matches, json_string(names[i]));
 	free(names);
 	return json_pack("{s:o, s:I, s:I, s:{}}", "matches", matches, "cursor_start",
-			 (json_int_t)code_points(code, start), "cursor_end",
-			 (json_int_t)code_points(code, end), "metadata");
+			 (json_int_t)kside_code_points(code, start), "cursor_end",
+			 (json_int_t)kside_code_points(code, end), "metadata");
 }
 
 json_t *pk_inspect(void *ctx, const char *code, size_t cursor, int detail_level)
 {
-	size_t at = byte_offset(code, cursor), start = at, end = at;
+	size_t at = kside_byte_offset(code, cursor), start = at, end = at;
 	char name[128];
 	entree *ep;
 	char *text = NULL;
