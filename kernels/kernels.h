@@ -139,8 +139,8 @@ int kernel_restart(kernel_t *k, kernel_done_fn done, void *arg, err_t *err);
  * died or been shut down first (CG_ESTATE, with the reason); at once when
  * it is already one or the other. */
 int kernel_wait_ready(kernel_t *k, kernel_done_fn done, void *arg);
-/* The kernel's trust class: its kernelspec's metadata.cellgate.trust_class,
- * "trusted" when it says none. */
+/* The kernel's trust class: the one chosen at start (kstart_opts), else its
+ * kernelspec's metadata.cellgate.trust_class, "trusted" when it says none. */
 const char *kernel_trust_class(const kernel_t *k);
 /* The msg_id of the request the kernel says it is busy with (the kernel's
  * word, printable characters only: shown to people, never trusted); ""
@@ -212,11 +212,11 @@ char **kernel_command(const kernel_t *k);
 const sbx_limits_t *kernel_limits(const kernel_t *k);
 const char *kernel_sandbox_class(const kernel_t *k);
 
-/* How kmgr_start_opts differs from kmgr_start: a sandbox class other than
- * "trusted", and a workspace seen read-only from a given host directory
+/* How kmgr_start_opts differs from kmgr_start: a trust class chosen at start
+ * (a request's, a replay's) instead of the kernelspec's, and a workspace seen read-only from a given host directory
  * (a snapshot) instead of the live one read-write. */
 typedef struct kstart_opts {
-	const char *sandbox_class;      /* NULL: "trusted" */
+	const char *sandbox_class;      /* NULL: the kernelspec's class */
 	const char *workspace_snapshot; /* NULL: the live workspace */
 } kstart_opts_t;
 

@@ -347,3 +347,11 @@ char *kspec_resource_path(const kspec_t *s, const char *file, err_t *err)
 	}
 	return strdup(path);
 }
+
+const char *kspec_trust_class(const kspec_t *spec)
+{
+	json_t *cg = json_object_get(spec->metadata, "cellgate");
+	const char *t = json_string_value(json_object_get(cg, "trust_class"));
+
+	return t && *t ? t : "trusted";
+}

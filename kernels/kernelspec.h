@@ -46,6 +46,9 @@ void kspec_dirs_free(char ***dirs_p);
 kspec_list_t *kspec_discover(char *const *dirs);
 void kspec_list_free(kspec_list_t **self_p);
 const kspec_t *kspec_find(const kspec_list_t *list, const char *name);
+/* The trust class the kernelspec asks for (metadata.cellgate.trust_class),
+ * "trusted" when it names none. Borrowed from spec. */
+const char *kspec_trust_class(const kspec_t *spec);
 
 /* Parses one kernelspec directory. Caller owns *out (kspec_clear). */
 int kspec_load(const char *dir, const char *name, kspec_t *out, err_t *err);

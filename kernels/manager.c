@@ -452,13 +452,10 @@ void kernel_busy_msg_id(const kernel_t *k, char *out, size_t size)
 
 const char *kernel_trust_class(const kernel_t *k)
 {
-	json_t *cg = json_object_get(k->spec.metadata, "cellgate");
-	const char *t = json_string_value(json_object_get(cg, "trust_class"));
-
-	/* a class the server chose at start (a replay) wins over the kernelspec's */
+	/* a class chosen at start (a replay's, a request's) wins over the kernelspec's */
 	if (k->sandbox_class[0])
 		return k->sandbox_class;
-	return t && *t ? t : "trusted";
+	return kspec_trust_class(&k->spec);
 }
 
 const char *kernel_dir(const kernel_t *k)

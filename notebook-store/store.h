@@ -146,6 +146,15 @@ int store_checkpoint_set(store_t *s, const char *path, const char *version_id, e
 int store_checkpoint_get(store_t *s, const char *path, json_t **out, err_t *err);
 int store_checkpoint_clear(store_t *s, const char *path, err_t *err);
 
+/*
+ * The owner of notebook path: the principal who saved the first version of
+ * the history its working copy shows (the root of the checked-out branch's
+ * first-parent chain; "filesystem" when that history began as a file made
+ * outside cellgate). A rename keeps it; a delete ends it. CG_ENOTFOUND
+ * when no history is recorded for path.
+ */
+int store_owner(store_t *s, const char *path, char out[STORE_MAX_PRINCIPAL], err_t *err);
+
 /* Every path with a working copy recorded, sorted: the notebooks to
  * reconcile at start. Caller owns *out. */
 int store_checkout_paths(store_t *s, json_t **out, err_t *err);

@@ -42,6 +42,7 @@ struct policy_cap {
 	exec_limit_t *limits; /* one per max-executions caveat of the token */
 	size_t n_limits;
 	unsigned ask;         /* actions that need a person's approval */
+	const char *default_trust; /* static; NULL for the root */
 	char token_id[TOKEN_ID_MAX + 1];
 };
 
@@ -169,6 +170,28 @@ bool policy_cap_must_ask(const policy_cap_t *cap, policy_action_t action)
 	return cap && !cap->is_root && (cap->ask & (unsigned)action);
 }
 
+const char *policy_cap_default_trust(const policy_cap_t *cap)
+{
+	return cap && !cap->is_root ? cap->default_trust : NULL;
+}
+
+static const char *const trust_classes[] = { "trusted", "untrusted", "replay" };
+
+int policy_trust_rank(const char *cls)
+{
+	for (size_t i = 0; cls && i < sizeof trust_classes / sizeof *trust_classes; i++)
+		if (strcmp(cls, trust_classes[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *policy_trust_class_name(const char *cls)
+{
+	int r = policy_trust_rank(cls);
+
+	return r < 0 ? NULL : trust_classes[r];
+}
+
 const char *policy_cap_token_id(const policy_cap_t *cap)
 {
 	return cap->is_root ? "server-token" : cap->token_id;
@@ -208,6 +231,7 @@ policy_cap_t *policy_verify(const policy_t *p, const char *text, size_t len, err
 	cap->refs = 1;
 	cap->kind = who->kind;
 	cap->ask = who->ask;
+	cap->default_trust = who->default_trust;
 	snprintf(cap->principal, sizeof cap->principal, "%s", who->name);
 	snprintf(cap->token_id, sizeof cap->token_id, "%s", t.id);
 	for (size_t i = 0; i < who->n_grants; i++)

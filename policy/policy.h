@@ -39,6 +39,16 @@ typedef enum policy_action {
 #define POLICY_NAME_MAX 64
 #define POLICY_WHY_MAX 512
 
+/*
+ * Trust classes, from the weakest isolation to the strongest: trusted
+ * (bubblewrap), untrusted (a QEMU guest by design), replay (untrusted,
+ * read-only, no effect unless granted again). The rank orders them (0, 1,
+ * 2; -1 for an unknown name); policy_trust_class_name gives the static
+ * name, or NULL when unknown.
+ */
+int policy_trust_rank(const char *cls);
+const char *policy_trust_class_name(const char *cls);
+
 /* "read", "write", ...; "?" for anything else. */
 const char *policy_action_name(policy_action_t a);
 /* One action's bit from its name; 0 when unknown. */
@@ -92,6 +102,11 @@ bool policy_cap_is_root(const policy_cap_t *cap);
 /* Does the principal need a person's approval for action (its "ask")?
  * Asked after policy_allows said yes: a prompt never widens. */
 bool policy_cap_must_ask(const policy_cap_t *cap, policy_action_t action);
+/* The trust class a kernel this capability starts gets when the request
+ * names none: the principal's "default_trust" (kind defaults: agent
+ * untrusted, researcher and reviewer trusted). NULL for the server's token:
+ * the kernelspec's class. */
+const char *policy_cap_default_trust(const policy_cap_t *cap);
 /* The token's identifier ("principal:nonce"): what "allow for this
  * session" is bound to. Not secret; never the token itself. */
 const char *policy_cap_token_id(const policy_cap_t *cap);

@@ -12,6 +12,9 @@
  * like the caveats of the same name; an absent one does not narrow.
  * "ask" lists actions that are allowed only after a principal with
  * approve on the resource answers a prompt (an agent's executions, say).
+ * "default_trust" is the trust class its kernels start in when a request
+ * names none (kind defaults: agent untrusted, researcher and reviewer
+ * trusted); starting one in a weaker class is asked of a person.
  * Anything unknown is an error: a typo must not widen anyone's rights.
  */
 #include "principals.h"
@@ -25,11 +28,11 @@
 #include "token.h"
 
 static const struct {
-	const char *kind, *actions;
+	const char *kind, *actions, *trust;
 } kinds[] = {
-	{ "researcher", "read,write,execute,publish" },
-	{ "reviewer", "read,replay,approve" },
-	{ "agent", "read,execute" },
+	{ "researcher", "read,write,execute,publish", "trusted" },
+	{ "reviewer", "read,replay,approve", "trusted" },
+	{ "agent", "read,execute", "untrusted" },
 };
 
 /* JSON field -> caveat key */
@@ -116,6 +119,21 @@ static int load_ask(policy_principal_t *p, json_t *arr, err_t *err)
 	return 0;
 }
 
+/* "default_trust": a class a client may name (replay is the server's own). */
+static int load_default_trust(policy_principal_t *p, json_t *v, err_t *err)
+{
+	const char *s = json_string_value(v);
+	const char *cls = s ? policy_trust_class_name(s) : NULL;
+
+	if (!v)
+		return 0;
+	if (!cls || strcmp(cls, "replay") == 0)
+		return err_set(err, CG_EINVAL, "principal %s: \"default_trust\" is trusted or "
+			       "untrusted", p->name);
+	p->default_trust = cls;
+	return 0;
+}
+
 static int load_principal(policy_principal_t *p, const char *name, json_t *obj, err_t *err)
 {
 	const char *kind, *field;
@@ -136,13 +154,15 @@ static int load_principal(policy_principal_t *p, const char *name, json_t *obj, 
 		return err_set(err, CG_EINVAL, "principal %s: \"kind\" must be researcher, reviewer "
 			       "or agent", name);
 	p->kind = kinds[k].kind;
-	if (load_ask(p, json_object_get(obj, "ask"), err))
+	p->default_trust = kinds[k].trust;
+	if (load_ask(p, json_object_get(obj, "ask"), err) ||
+	    load_default_trust(p, json_object_get(obj, "default_trust"), err))
 		return err->code;
 	json_object_foreach(obj, field, v) {
 		size_t d;
 
 		if (strcmp(field, "kind") == 0 || strcmp(field, "description") == 0 ||
-		    strcmp(field, "ask") == 0)
+		    strcmp(field, "ask") == 0 || strcmp(field, "default_trust") == 0)
 			continue;
 		for (d = 0; d < sizeof dims / sizeof *dims; d++)
 			if (strcmp(field, dims[d].field) == 0)

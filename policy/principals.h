@@ -18,6 +18,9 @@ typedef struct policy_principal {
 	char **grants;        /* caveat strings */
 	size_t n_grants;
 	unsigned ask;         /* actions allowed only once a person approves (prompts) */
+	/* the trust class its kernels get unless a request names one (static):
+	 * "default_trust", else the kind's (agent: untrusted, else trusted) */
+	const char *default_trust;
 } policy_principal_t;
 
 typedef struct policy_principals {

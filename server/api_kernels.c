@@ -53,8 +53,8 @@ void api_kernels_start(http_req_t *req)
 {
 	size_t len = 0;
 	json_t *body = NULL;
-	const char *name, *path;
-	char *def = NULL;
+	const char *name, *path, *trust = NULL;
+	char *def = NULL, msg[256];
 
 	/* the body is optional: no body starts the default kernel */
 	http_body(req, &len);
@@ -66,6 +66,12 @@ void api_kernels_start(http_req_t *req)
 		json_decref(body);
 		return;
 	}
+	/* cellgate's own: {"cellgate": {"trust_class": "untrusted"}} */
+	if (kernel_trust_parse(json_object_get(body, "cellgate"), &trust, msg, sizeof msg)) {
+		http_respond_error(req, 400, "%s", msg);
+		json_decref(body);
+		return;
+	}
 	name = json_string_value(json_object_get(body, "name"));
 	path = json_string_value(json_object_get(body, "path"));
 	if (!name || !*name)
@@ -73,7 +79,7 @@ void api_kernels_start(http_req_t *req)
 	if (!name)
 		http_respond_error(req, 404, "there is no kernelspec to start");
 	else
-		kernel_start_for(req, name, path, path, 404, respond_created, NULL);
+		kernel_start_for(req, name, path, path, trust, 404, respond_created, NULL);
 	free(def);
 	json_decref(body);
 }

@@ -24,9 +24,11 @@ void api_kernelspecs_list(http_req_t *req)
 
 	for (size_t i = 0; specs && i < specs->count; i++) {
 		policy_resource_t res = { .kernelspec = specs->items[i].name, .trust = "trusted" };
+		policy_resource_t strong = { .kernelspec = specs->items[i].name, .trust = "untrusted" };
 
-		/* a narrowed token sees the kernelspecs it may start */
-		if (!authz_may(req, POLICY_EXECUTE, &res))
+		/* a narrowed token sees the kernelspecs it may start, in a class a
+		 * client may name (a trust= caveat may leave only one of them) */
+		if (!authz_may(req, POLICY_EXECUTE, &res) && !authz_may(req, POLICY_EXECUTE, &strong))
 			continue;
 		json_object_set_new(all, specs->items[i].name,
 				    kspec_to_json(&specs->items[i], app->cfg.base_url));

@@ -145,8 +145,8 @@ void api_sessions_create(http_req_t *req)
 {
 	app_t *app = http_app(req);
 	json_t *body = http_body_json(req), *kernel;
-	const char *path, *type, *name, *kid, *spec;
-	char cwd[PATH_MAX], *def = NULL;
+	const char *path, *type, *name, *kid, *spec, *trust = NULL;
+	char cwd[PATH_MAX], *def = NULL, msg[256];
 	session_t *existing;
 	session_op_t *op;
 
@@ -162,6 +162,10 @@ void api_sessions_create(http_req_t *req)
 	kernel = json_object_get(body, "kernel");
 	kid = json_string_value(json_object_get(kernel, "id"));
 	spec = json_string_value(json_object_get(kernel, "name"));
+	if (kernel_trust_parse(json_object_get(kernel, "cellgate"), &trust, msg, sizeof msg)) {
+		http_respond_error(req, 400, "%s", msg);
+		goto out;
+	}
 	if (!path) {
 		http_respond_error(req, 400, "a session needs a \"path\"");
 		goto out;
@@ -204,7 +208,7 @@ void api_sessions_create(http_req_t *req)
 		goto out;
 	}
 	dir_of(path, cwd, sizeof cwd);
-	kernel_start_for(req, spec, cwd, path, 501, on_created, op);
+	kernel_start_for(req, spec, cwd, path, trust, 501, on_created, op);
 out:
 	free(def);
 	json_decref(body);
@@ -245,8 +249,8 @@ void api_session_patch(http_req_t *req)
 	app_t *app = http_app(req);
 	session_t *s = named_session(req);
 	json_t *body, *kernel;
-	const char *path, *name, *type, *kid, *spec;
-	char cwd[PATH_MAX];
+	const char *path, *name, *type, *kid, *spec, *trust = NULL;
+	char cwd[PATH_MAX], msg[256];
 	session_op_t *op;
 
 	if (!s || !(body = http_body_json(req)))
@@ -262,7 +266,9 @@ void api_session_patch(http_req_t *req)
 	kernel = json_object_get(body, "kernel");
 	kid = json_string_value(json_object_get(kernel, "id"));
 	spec = json_string_value(json_object_get(kernel, "name"));
-	if ((path && !authz_require_path(req, POLICY_EXECUTE, path, NULL)) ||
+	if (kernel_trust_parse(json_object_get(kernel, "cellgate"), &trust, msg, sizeof msg)) {
+		http_respond_error(req, 400, "%s", msg);
+	} else if ((path && !authz_require_path(req, POLICY_EXECUTE, path, NULL)) ||
 	    (kid && kmgr_find(app->kernels, kid) && !may_use_kernel(req, kid))) {
 		/* answered */
 	} else if (kid && !kmgr_find(app->kernels, kid)) {
@@ -282,7 +288,7 @@ void api_session_patch(http_req_t *req)
 		http_respond_error(req, 500, "out of memory");
 	} else {
 		dir_of(path ? path : session_path(s), cwd, sizeof cwd);
-		kernel_start_for(req, spec, cwd, path ? path : session_path(s), 501,
+		kernel_start_for(req, spec, cwd, path ? path : session_path(s), trust, 501,
 				 on_kernel_changed, op);
 	}
 	json_decref(body);

@@ -16,6 +16,7 @@
 #include "contents.h"
 #include "contents_path.h"
 #include "handlers.h"
+#include "notebook_owner.h"
 #include "sessions.h"
 #include "../policy/prompts.h"
 
@@ -85,6 +86,20 @@ static int ask(app_t *app, policy_cap_t *cap, policy_action_t action, const poli
 			    detail);
 		return 0;
 	}
+	/* a denial is given to the asker once, as a refusal; then it may ask again */
+	if (policy_prompts_take_denial(app->prompts, policy_cap_token_id(cap), action, desc, &p)) {
+		if (p->state == PROMPT_DENIED)
+			snprintf(detail, sizeof detail, "%s answered prompt %s: deny", p->answered_by,
+				 p->id);
+		else
+			snprintf(detail, sizeof detail, "prompt %s timed out: nobody answered it in "
+				 "time, which is a denial", p->id);
+		authz_audit(app, policy_cap_principal(cap), policy_action_name(action), desc, "deny",
+			    detail);
+		snprintf(msg, size, "%s needs %s on %s: %s", policy_cap_principal(cap),
+			 policy_action_name(action), desc, detail);
+		return 403;
+	}
 	p = policy_prompts_ask(app->prompts, cap, action, desc, res->path, request,
 			       util_unix_time(), &is_new, &err);
 	if (!p) {
@@ -107,23 +122,37 @@ static int ask(app_t *app, policy_cap_t *cap, policy_action_t action, const poli
 	return 202;
 }
 
-/* The decision, its record, and the 403 (or 202 for a prompt) when refused. */
-static bool decide(http_req_t *req, policy_action_t action, const policy_resource_t *res,
-		   bool audit_grant)
+/*
+ * The decision, its record, and the 403 (or 202 for a prompt) when refused.
+ * ask_why (NULL: none) makes an allowed action one to ask a person for even
+ * when the principal's "ask" does not name it (a kernel in a weaker trust
+ * class): it is said in the prompt's request, and the prompt's resource
+ * names res->trust.
+ */
+static bool decide_asking(http_req_t *req, policy_action_t action, const policy_resource_t *res,
+			  bool audit_grant, const char *ask_why)
 {
 	app_t *app = http_app(req);
 	policy_cap_t *cap = cap_of(req);
 	char why[POLICY_WHY_MAX] = "", desc[DESC_MAX], detail[DESC_MAX + 32];
 	bool ok = policy_allows(cap, action, res, util_unix_time(), why, sizeof why);
 
-	if (ok && audit_grant && policy_cap_must_ask(cap, action) && app->prompts) {
+	if (ok && ask_why && !app->prompts) {
+		ok = false;
+		snprintf(why, sizeof why, "%s, and nobody can be asked", ask_why);
+	}
+	if (ok && audit_grant && (ask_why || policy_cap_must_ask(cap, action)) && app->prompts) {
 		const policy_prompt_t *p;
 		char msg[DESC_MAX + 200], location[128];
+		size_t n;
 		int status;
 
 		describe(res, http_path(req), desc, sizeof desc);
-		snprintf(detail, sizeof detail, "%s %s", http_method_name(http_method(req)),
-			 http_path(req));
+		n = strlen(desc);
+		if (ask_why && res->trust)
+			snprintf(desc + n, sizeof desc - n, " trust %s", res->trust);
+		snprintf(detail, sizeof detail, "%s %s%s%s", http_method_name(http_method(req)),
+			 http_path(req), ask_why ? ": " : "", ask_why ? ask_why : "");
 		status = ask(app, cap, action, res, desc, detail, &p, msg, sizeof msg);
 		if (status == 0)
 			return true;
@@ -152,6 +181,12 @@ static bool decide(http_req_t *req, policy_action_t action, const policy_resourc
 	return ok;
 }
 
+static bool decide(http_req_t *req, policy_action_t action, const policy_resource_t *res,
+		   bool audit_grant)
+{
+	return decide_asking(req, action, res, audit_grant, NULL);
+}
+
 bool authz_require(http_req_t *req, policy_action_t action, const policy_resource_t *res)
 {
 	return decide(req, action, res, true);
@@ -169,6 +204,18 @@ bool authz_require_path(http_req_t *req, policy_action_t action, const char *api
 				     NULL) != 0)
 		rel[0] = '\0';
 	return decide(req, action, &res, true);
+}
+
+bool authz_require_start(http_req_t *req, const char *api_path, const char *kernelspec,
+			 const char *trust, const char *ask_why)
+{
+	char rel[CPATH_MAX];
+	policy_resource_t res = { .path = rel, .kernelspec = kernelspec, .trust = trust };
+
+	if (!api_path || cpath_check(api_path, strlen(api_path), http_app(req)->cfg.allow_hidden, rel,
+				     NULL) != 0)
+		rel[0] = '\0';
+	return decide_asking(req, POLICY_EXECUTE, &res, true, ask_why);
 }
 
 bool authz_may(const http_req_t *req, policy_action_t action, const policy_resource_t *res)
@@ -192,7 +239,7 @@ void authz_kernel_resource(app_t *app, kernel_t *k, policy_resource_t *res, char
 	memset(res, 0, sizeof *res);
 	res->path = path_buf;
 	res->kernelspec = kernel_spec_name(k);
-	res->trust = "trusted"; /* every kernel runs in bubblewrap today */
+	res->trust = kernel_trust_class(k);
 }
 
 /* A stored version's notebook path, or false when there is no such version. */
@@ -313,6 +360,21 @@ bool authz_route(http_req_t *req, const route_t *route)
 		      (res.path || res.kernelspec || res.branch) && route->res != RES_PROMPT);
 }
 
+/*
+ * Is cap, when it is an agent's, the owner of notebook path (or is the
+ * notebook nobody's)? Only agents are asked about others' notebooks: a
+ * person (and the server's token) executes where policy lets it.
+ */
+static bool agent_is_owner(app_t *app, policy_cap_t *cap, const char *path, char *owner,
+			   size_t size)
+{
+	owner[0] = '\0';
+	if (policy_cap_is_root(cap) || strcmp(policy_cap_kind(cap), "agent") != 0)
+		return true;
+	notebook_owner(app, path, owner, size);
+	return !owner[0] || strcmp(owner, policy_cap_principal(cap)) == 0;
+}
+
 int authz_kernel_channels(app_t *app, policy_cap_t *cap, kernel_t *k, char *msg, size_t size)
 {
 	policy_resource_t res;
@@ -323,10 +385,21 @@ int authz_kernel_channels(app_t *app, policy_cap_t *cap, kernel_t *k, char *msg,
 	authz_kernel_resource(app, k, &res, path, sizeof path);
 	ok = policy_allows(cap, POLICY_EXECUTE, &res, util_unix_time(), why, sizeof why);
 	describe(&res, "a kernel", desc, sizeof desc);
-	if (ok && policy_cap_must_ask(cap, POLICY_EXECUTE) && app->prompts) {
-		int status = ask(app, cap, POLICY_EXECUTE, &res, desc, "kernel channels", &p, msg,
-				 size);
+	if (ok && app->prompts) {
+		char owner[POLICY_NAME_MAX + 64], request[POLICY_NAME_MAX * 2 + 128];
+		int status = 0;
 
+		/* an agent in a notebook it does not own: one prompt names the
+		 * owner (and stands for the principal's own "ask" too) */
+		if (!agent_is_owner(app, cap, path, owner, sizeof owner)) {
+			snprintf(desc, sizeof desc, "/%.500s, owned by %s", path, owner);
+			snprintf(request, sizeof request, "kernel channels: %s does not own /%.120s (%s does)",
+				 policy_cap_principal(cap), path, owner);
+			status = ask(app, cap, POLICY_EXECUTE, &res, desc, request, &p, msg, size);
+		} else if (policy_cap_must_ask(cap, POLICY_EXECUTE)) {
+			status = ask(app, cap, POLICY_EXECUTE, &res, desc, "kernel channels", &p, msg,
+				     size);
+		}
 		if (status)
 			return status;
 	}

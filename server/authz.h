@@ -27,6 +27,13 @@ bool authz_require(http_req_t *req, policy_action_t action, const policy_resourc
  * malformed one stands for the workspace root), with a kernelspec or NULL. */
 bool authz_require_path(http_req_t *req, policy_action_t action, const char *api_path,
 			const char *kernelspec);
+/* Starting a kernel for a workspace path (as authz_require_path) with a
+ * kernelspec in a trust class: execute on them, the class included (a
+ * trust= caveat outside it is a 403, never a prompt). ask_why (NULL: none)
+ * says why a person must approve it even so (a class weaker than the
+ * principal's default): then it is asked as the "ask" actions are. */
+bool authz_require_start(http_req_t *req, const char *api_path, const char *kernelspec,
+			 const char *trust, const char *ask_why);
 /* action on res, silently: for filtering what a listing shows. */
 bool authz_may(const http_req_t *req, policy_action_t action, const policy_resource_t *res);
 /* A kernel as a resource: its notebook (its session's path, else the path

@@ -7,6 +7,7 @@
 
 #include "app.h"
 #include "authz.h"
+#include "../policy/policy.h"
 
 typedef struct start_op {
 	http_req_t *req;
@@ -134,27 +135,93 @@ static void on_ready(void *arg, int status, const char *message)
 	free(op);
 }
 
+int kernel_trust_parse(json_t *cellgate, const char **out, char *msg, size_t size)
+{
+	json_t *v = json_object_get(cellgate, "trust_class");
+	const char *cls;
+
+	*out = NULL;
+	if (!cellgate || json_is_null(cellgate))
+		return 0;
+	if (!json_is_object(cellgate)) {
+		snprintf(msg, size, "\"cellgate\" must be an object");
+		return 400;
+	}
+	if (!v || json_is_null(v))
+		return 0;
+	cls = json_is_string(v) ? policy_trust_class_name(json_string_value(v)) : NULL;
+	if (!cls) {
+		snprintf(msg, size, "\"trust_class\" is trusted or untrusted");
+		return 400;
+	}
+	/* a replay's class comes with its snapshot and grants: the server's to choose */
+	if (strcmp(cls, "replay") == 0) {
+		snprintf(msg, size, "the replay trust class is chosen by the server for a replay's "
+			 "kernel (POST /api/cellgate/replays); a kernel started here is trusted or "
+			 "untrusted");
+		return 400;
+	}
+	*out = cls;
+	return 0;
+}
+
+/*
+ * The class a kernel of spec_name starts in for cap, and why a person must
+ * approve it (into why; "" when not). The baseline is the stronger of the
+ * principal's default class and the kernelspec's own; a class the request
+ * names may be stronger freely, weaker only once asked. The server's token
+ * gets what it names, else the kernelspec's class.
+ */
+static const char *choose_class(app_t *app, policy_cap_t *cap, const char *spec_name,
+				const char *asked, char *why, size_t size)
+{
+	kspec_list_t *specs = kmgr_kernelspecs(app->kernels);
+	const kspec_t *spec = kspec_find(specs, spec_name);
+	const char *def = cap ? policy_cap_default_trust(cap) : NULL;
+	const char *base = spec ? policy_trust_class_name(kspec_trust_class(spec)) : NULL;
+	const char *cls;
+
+	why[0] = '\0';
+	if (!base)
+		base = "trusted";
+	if (def && policy_trust_rank(def) > policy_trust_rank(base))
+		base = def;
+	cls = asked ? asked : base;
+	/* an unknown kernelspec is answered 404 by the start, not asked about */
+	if (spec && cap && !policy_cap_is_root(cap) &&
+	    policy_trust_rank(cls) < policy_trust_rank(base))
+		snprintf(why, size, "trust class %s is weaker than %s, %s's default for kernelspec %s",
+			 cls, base, policy_cap_principal(cap), spec_name);
+	kspec_list_free(&specs);
+	return cls;
+}
+
 void kernel_start_for(http_req_t *req, const char *spec_name, const char *cwd_rel,
-		      const char *session_name, int not_found_status, kernel_started_fn fn,
-		      void *arg)
+		      const char *session_name, const char *trust_class, int not_found_status,
+		      kernel_started_fn fn, void *arg)
 {
 	app_t *app = http_app(req);
 	start_op_t *op;
 	kernel_t *k;
 	err_t err = { 0 };
+	char why[256];
+	const char *cls;
+	kstart_opts_t opts = { 0 };
 
 	if (app->is_stopping) {
 		http_respond_error(req, 503, "the server is stopping");
 		fn(req, NULL, arg);
 		return;
 	}
+	cls = choose_class(app, http_cap(req), spec_name, trust_class, why, sizeof why);
 	/* a launch is a side effect: checked, and recorded, with what it runs where */
-	if (!authz_require_path(req, POLICY_EXECUTE,
-				session_name && *session_name ? session_name : cwd_rel, spec_name)) {
+	if (!authz_require_start(req, session_name && *session_name ? session_name : cwd_rel,
+				 spec_name, cls, why[0] ? why : NULL)) {
 		fn(req, NULL, arg);
 		return;
 	}
-	if (kmgr_start(app->kernels, spec_name, cwd_rel, session_name, &k, &err)) {
+	opts.sandbox_class = cls;
+	if (kmgr_start_opts(app->kernels, spec_name, cwd_rel, session_name, &opts, &k, &err)) {
 		if (err.code == CG_ENOTFOUND)
 			http_respond_error(req, not_found_status, "no such kernelspec: %s", spec_name);
 		else

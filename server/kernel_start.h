@@ -18,10 +18,20 @@
 typedef void (*kernel_started_fn)(http_req_t *req, kernel_t *k, void *arg);
 
 /* not_found_status: what an unknown kernelspec is answered with (Jupyter
- * Server answers 404 on /api/kernels and 501 on /api/sessions). */
+ * Server answers 404 on /api/kernels and 501 on /api/sessions).
+ * trust_class: the class the request names (kernel_trust_parse), NULL for
+ * the starter's default (its principal's "default_trust", or the
+ * kernelspec's class if that is stronger; the server's token: the
+ * kernelspec's). A class weaker than that default is asked of a person
+ * (202 with the prompt), as docs/policy.md says. */
 void kernel_start_for(http_req_t *req, const char *spec_name, const char *cwd_rel,
-		      const char *session_name, int not_found_status, kernel_started_fn fn,
-		      void *arg);
+		      const char *session_name, const char *trust_class, int not_found_status,
+		      kernel_started_fn fn, void *arg);
+/* The trust class a request body's "cellgate": {"trust_class": ...} names:
+ * 0 with *out NULL when it names none, *out set when it names trusted or
+ * untrusted; otherwise 400 with msg for the client (an unknown class, or
+ * replay, which only the server chooses). */
+int kernel_trust_parse(json_t *cellgate, const char **out, char *msg, size_t size);
 
 /* Who started kernel id (through kernel_start_for): the principal and its
  * token's identifier, left as they are when nobody is known. */

@@ -855,7 +855,10 @@ def test_prompt_deny(pserver, pat, askdir):
     assert r.status_code == 200 and r.json()["state"] == "denied"
     assert pserver.request("GET", f"/api/cellgate/prompts/{pid}", token=asker).json()["state"] == \
         "denied"
-    # asking again is a new question, not an allow
+    # the denial is given to the next identical request, once (403, naming it);
+    # asking after that is a new question, not an allow
+    r = ask_kernel(pserver, asker)
+    assert r.status_code == 403 and f"answered prompt {pid}: deny" in r.json()["message"], r.text
     r = ask_kernel(pserver, asker)
     assert r.status_code == 202 and r.json()["prompt"]["id"] != pid
 
