@@ -35,7 +35,8 @@ static const char policy_json[] =
 	"{\"principals\": {"
 	" \"alice\": {\"kind\": \"researcher\", \"paths\": [\"alice\", \"shared/data\"]},"
 	" \"bot\": {\"kind\": \"agent\", \"kernelspecs\": [\"python3\"]},"
-	" \"rev\": {\"kind\": \"reviewer\"}}}";
+	" \"rev\": {\"kind\": \"reviewer\"},"
+	" \"careful\": {\"kind\": \"researcher\", \"default_trust\": \"untrusted\"}}}";
 
 static int setup(void **state)
 {
@@ -435,6 +436,9 @@ static void test_bad_policy_files(void **state)
 		"{\"principals\": {\"a b\": {\"kind\": \"agent\"}}}",
 		"{\"principals\": {\"a\": {\"kind\": \"agent\", \"paths\": [\"../x\"]}}}",
 		"{\"principals\": {\"a\": {\"kind\": \"agent\", \"actions\": []}}}",
+		"{\"principals\": {\"a\": {\"kind\": \"agent\", \"default_trust\": \"replay\"}}}",
+		"{\"principals\": {\"a\": {\"kind\": \"agent\", \"default_trust\": \"weak\"}}}",
+		"{\"principals\": {\"a\": {\"kind\": \"agent\", \"default_trust\": 1}}}",
 		"{\"people\": {}}",
 		"{\"principals\": ",
 	};
@@ -506,17 +510,54 @@ static void test_prompts_once_session_deny(void **state)
 	for (int i = 0; i < 3; i++)
 		assert_true(policy_prompts_take(all, policy_cap_token_id(a), POLICY_EXECUTE, "/nb",
 						NULL));
-	/* denied: nothing to take */
+	/* denied: nothing to take; the denial is given once, to the same token */
 	p = policy_prompts_ask(all, b, POLICY_EXECUTE, "/nb", "nb", "x", 120, &is_new, NULL);
 	assert_int_equal(policy_prompts_answer(policy_prompts_find(all, p->id), "deny", "rev", 121,
 					       NULL), 0);
 	assert_false(policy_prompts_take(all, policy_cap_token_id(b), POLICY_EXECUTE, "/nb", NULL));
+	assert_false(policy_prompts_take_denial(all, policy_cap_token_id(a), POLICY_EXECUTE, "/nb",
+						NULL));
+	took = NULL;
+	assert_true(policy_prompts_take_denial(all, policy_cap_token_id(b), POLICY_EXECUTE, "/nb",
+					       &took));
+	assert_ptr_equal(took, p);
+	assert_false(policy_prompts_take_denial(all, policy_cap_token_id(b), POLICY_EXECUTE, "/nb",
+						NULL));
 	policy_prompts_free(&all);
 	assert_null(all);
 	policy_cap_unref(&a);
 	policy_cap_unref(&b);
 	free(t1);
 	free(t2);
+}
+
+/* The class a kernel gets without asking: the kind's, or "default_trust". */
+static void test_default_trust_classes(void **state)
+{
+	fixture_t *f = *state;
+	static const struct {
+		const char *who, *cls;
+	} want[] = { { "alice", "trusted" }, { "rev", "trusted" }, { "bot", "untrusted" },
+		     { "careful", "untrusted" } };
+	policy_cap_t *root = policy_cap_root();
+
+	for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+		char *t = mint(f, want[i].who, NULL, 0);
+		policy_cap_t *cap = verified(f, t);
+
+		assert_string_equal(policy_cap_default_trust(cap), want[i].cls);
+		policy_cap_unref(&cap);
+		free(t);
+	}
+	/* the server's token: the kernelspec says */
+	assert_null(policy_cap_default_trust(root));
+	policy_cap_unref(&root);
+	assert_true(policy_trust_rank("trusted") < policy_trust_rank("untrusted"));
+	assert_true(policy_trust_rank("untrusted") < policy_trust_rank("replay"));
+	assert_int_equal(policy_trust_rank("Trusted"), -1);
+	assert_int_equal(policy_trust_rank(NULL), -1);
+	assert_null(policy_trust_class_name("purple"));
+	assert_string_equal(policy_trust_class_name("untrusted"), "untrusted");
 }
 
 /* An effect's prompt: one per ask (each held connection its own), never
@@ -756,6 +797,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_policy_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prompts_once_session_deny, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prompts_for_effects, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_default_trust_classes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prompts_time_out_and_are_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_intact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_altered, setup, teardown),

@@ -578,6 +578,42 @@ static void test_paths(void **state)
 	json_decref(nb);
 }
 
+/* The owner: who saved the first version of the history the working copy shows. */
+static void test_owner(void **state)
+{
+	fixture_t *f = *state;
+	json_t *nb = make_notebook(1);
+	char v1[STORE_ID_LEN], v2[STORE_ID_LEN], v3[STORE_ID_LEN], who[STORE_MAX_PRINCIPAL];
+	const char sha[STORE_HASH_LEN] = "0000000000000000000000000000000000000000000000000000000000000000";
+	err_t err = { 0 };
+
+	/* no history, or no working copy recorded: nobody */
+	assert_int_equal(store_owner(f->s, "o/n.ipynb", who, &err), CG_ENOTFOUND);
+	assert_int_equal(store_save(f->s, "o/n.ipynb", "main", NULL, nb, "alice", "1", v1, &err), 0);
+	assert_int_equal(store_owner(f->s, "o/n.ipynb", who, &err), CG_ENOTFOUND);
+	assert_int_equal(store_checkout_record(f->s, "o/n.ipynb", "main", v1, sha, &err), 0);
+	assert_int_equal(store_owner(f->s, "o/n.ipynb", who, &err), 0);
+	assert_string_equal(who, "alice");
+	/* later savers do not take it over */
+	set_source(nb, 0, "changed by bot");
+	assert_int_equal(store_save(f->s, "o/n.ipynb", "main", v1, nb, "bot", "2", v2, &err), 0);
+	assert_int_equal(store_checkout_record(f->s, "o/n.ipynb", "main", v2, sha, &err), 0);
+	assert_int_equal(store_owner(f->s, "o/n.ipynb", who, &err), 0);
+	assert_string_equal(who, "alice");
+	/* a rename keeps it */
+	assert_int_equal(store_path_move(f->s, "o", "p", &err), 0);
+	assert_int_equal(store_owner(f->s, "p/n.ipynb", who, &err), 0);
+	assert_string_equal(who, "alice");
+	/* a delete ends it: a notebook made again there is its new author's */
+	assert_int_equal(store_path_forget(f->s, "p/n.ipynb", &err), 0);
+	assert_int_equal(store_owner(f->s, "p/n.ipynb", who, &err), CG_ENOTFOUND);
+	assert_int_equal(store_save(f->s, "p/n.ipynb", "main", NULL, nb, "bot", "3", v3, &err), 0);
+	assert_int_equal(store_checkout_record(f->s, "p/n.ipynb", "main", v3, sha, &err), 0);
+	assert_int_equal(store_owner(f->s, "p/n.ipynb", who, &err), 0);
+	assert_string_equal(who, "bot");
+	json_decref(nb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -590,6 +626,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_atomic_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checkout_and_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_owner, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
