@@ -118,6 +118,10 @@ def test_agent_starts_untrusted_with_the_class_limits(ts):
     ts.wait_kernel_ready(kid, timeout=120)
     # the limit is the sandbox's, not only the model's word
     assert nofile(ts, kid, ts.bot) == UNTRUSTED_NOFILE
+    # a restart keeps the class
+    r = ts.request("POST", f"/api/kernels/{kid}/restart", token=ts.bot, timeout=180)
+    assert r.status_code == 200 and r.json()["trust_class"] == "untrusted", r.text
+    assert nofile(ts, kid, ts.bot) == UNTRUSTED_NOFILE
     # a researcher's default is trusted: the untrusted line does not apply
     r = start(ts, ts.alice)
     assert r.status_code == 201, r.text
@@ -200,7 +204,8 @@ def test_trust_caveat_narrows_before_any_prompt(ts):
     before = len(ts.request("GET", "/api/cellgate/prompts", token=ts.rev).json())
     r = start(ts, narrowed, "trusted")
     assert r.status_code == 403, r.text
-    assert "trust" in r.json()["message"] and r.json()["reason"] == "Forbidden"
+    assert "the token allows trust untrusted only" in r.json()["message"], r.text
+    assert r.json()["reason"] == "Forbidden"
     assert len(ts.request("GET", "/api/cellgate/prompts", token=ts.rev).json()) == before
     # what it allows starts without asking
     r = start(ts, narrowed)
