@@ -360,19 +360,43 @@ bool authz_route(http_req_t *req, const route_t *route)
 		      (res.path || res.kernelspec || res.branch) && route->res != RES_PROMPT);
 }
 
-/*
- * Is cap, when it is an agent's, the owner of notebook path (or is the
- * notebook nobody's)? Only agents are asked about others' notebooks: a
- * person (and the server's token) executes where policy lets it.
- */
-static bool agent_is_owner(app_t *app, policy_cap_t *cap, const char *path, char *owner,
-			   size_t size)
+/* Is path (a notebook) another principal's than cap's? owner says whose. */
+static bool not_owned_by(app_t *app, policy_cap_t *cap, const char *path, char *owner,
+			 size_t size)
 {
-	owner[0] = '\0';
-	if (policy_cap_is_root(cap) || strcmp(policy_cap_kind(cap), "agent") != 0)
-		return true;
 	notebook_owner(app, path, owner, size);
-	return !owner[0] || strcmp(owner, policy_cap_principal(cap)) == 0;
+	return owner[0] && strcmp(owner, policy_cap_principal(cap)) != 0;
+}
+
+/*
+ * When cap is an agent's: a notebook kernel k serves that another
+ * principal owns (into path; owner says whose). The notebooks a kernel
+ * serves are those of every session bound to it (an agent's own session
+ * bound to another's kernel does not hide the other's notebook), else the
+ * one it was started for. Only agents are asked about others' notebooks:
+ * a person, and the server's token, execute where policy lets them.
+ */
+static bool foreign_notebook(app_t *app, policy_cap_t *cap, kernel_t *k, char *path,
+			     size_t psize, char *owner, size_t osize)
+{
+	bool bound = false;
+
+	if (policy_cap_is_root(cap) || strcmp(policy_cap_kind(cap), "agent") != 0)
+		return false;
+	for (session_t *s = sessions_next(app->sessions, NULL); s;
+	     s = sessions_next(app->sessions, s)) {
+		if (strcmp(session_kernel_id(s), kernel_id(k)) != 0)
+			continue;
+		bound = true;
+		if (not_owned_by(app, cap, session_path(s), owner, osize)) {
+			snprintf(path, psize, "%s", session_path(s));
+			return true;
+		}
+	}
+	if (bound || !not_owned_by(app, cap, kernel_session_name(k), owner, osize))
+		return false;
+	snprintf(path, psize, "%s", kernel_session_name(k));
+	return true;
 }
 
 int authz_kernel_channels(app_t *app, policy_cap_t *cap, kernel_t *k, char *msg, size_t size)
@@ -386,16 +410,21 @@ int authz_kernel_channels(app_t *app, policy_cap_t *cap, kernel_t *k, char *msg,
 	ok = policy_allows(cap, POLICY_EXECUTE, &res, util_unix_time(), why, sizeof why);
 	describe(&res, "a kernel", desc, sizeof desc);
 	if (ok && app->prompts) {
-		char owner[POLICY_NAME_MAX + 64], request[POLICY_NAME_MAX * 2 + 128];
+		char owner[POLICY_NAME_MAX + 64], request[512];
+		char nb[CPATH_MAX];
 		int status = 0;
 
 		/* an agent in a notebook it does not own: one prompt names the
-		 * owner (and stands for the principal's own "ask" too) */
-		if (!agent_is_owner(app, cap, path, owner, sizeof owner)) {
-			snprintf(desc, sizeof desc, "/%.500s, owned by %s", path, owner);
-			snprintf(request, sizeof request, "kernel channels: %s does not own /%.120s (%s does)",
-				 policy_cap_principal(cap), path, owner);
-			status = ask(app, cap, POLICY_EXECUTE, &res, desc, request, &p, msg, size);
+		 * notebook and its owner (and stands for the principal's own
+		 * "ask" too); whoever may approve on that notebook answers */
+		if (foreign_notebook(app, cap, k, nb, sizeof nb, owner, sizeof owner)) {
+			policy_resource_t theirs = res;
+
+			theirs.path = nb;
+			snprintf(desc, sizeof desc, "/%.400s, owned by %.100s", nb, owner);
+			snprintf(request, sizeof request, "kernel channels: %s does not own /%.200s (%.100s does)",
+				 policy_cap_principal(cap), nb, owner);
+			status = ask(app, cap, POLICY_EXECUTE, &theirs, desc, request, &p, msg, size);
 		} else if (policy_cap_must_ask(cap, POLICY_EXECUTE)) {
 			status = ask(app, cap, POLICY_EXECUTE, &res, desc, "kernel channels", &p, msg,
 				     size);

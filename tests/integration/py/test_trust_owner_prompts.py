@@ -370,6 +370,17 @@ def test_agent_in_its_own_notebook_is_not_asked(ts, alices):
     assert r.status_code == 200, r.text
     assert refused(ts, kid, bot) == 202
     assert pending_for(ts, bot, f"/{alices}, owned by alice")["principal"] == "bot"
+    # its own notebook's session bound to alice's kernel does not hide alice's notebook
+    apath = "own/alice-" + uuid.uuid4().hex[:6] + ".ipynb"
+    save(ts, ts.alice, apath)
+    _, akid = session(ts, ts.alice, apath)
+    mine2 = "own/bot2-" + uuid.uuid4().hex[:6] + ".ipynb"
+    save(ts, bot, mine2)
+    r = ts.request("POST", "/api/sessions", token=bot,
+                   json={"path": mine2, "type": "notebook", "kernel": {"id": akid}})
+    assert r.status_code == 201, r.text
+    assert refused(ts, akid, bot) == 202
+    pending_for(ts, bot, f"/{apath}, owned by alice")
     # a notebook nobody saved yet is nobody's: no prompt
     fresh = "own/new-" + uuid.uuid4().hex[:6] + ".ipynb"
     _, kid2 = session(ts, bot, fresh)
