@@ -182,8 +182,10 @@ static const char *choose_class(app_t *app, policy_cap_t *cap, const char *spec_
 	const char *cls;
 
 	why[0] = '\0';
+	/* a class the kernelspec names that policy does not know: the strongest
+	 * a client may name, rather than the weakest */
 	if (!base)
-		base = "trusted";
+		base = spec ? "untrusted" : "trusted";
 	if (def && policy_trust_rank(def) > policy_trust_rank(base))
 		base = def;
 	cls = asked ? asked : base;

@@ -49,6 +49,13 @@ def ts():
     with open(conf, "w") as f:
         f.write(f"trust.untrusted.kernel-nofile = {UNTRUSTED_NOFILE}\n")
     s.extra_args += ["--policy", s.policy_file, "--config", conf]
+    # a kernelspec that asks for the untrusted class itself
+    kd = os.path.join(s.kernelspec_dir, "py-untrusted")
+    os.makedirs(kd)
+    with open(os.path.join(kd, "kernel.json"), "w") as f:
+        json.dump({"argv": ["/usr/bin/python3", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                   "display_name": "Python 3 (untrusted)", "language": "python",
+                   "metadata": {"cellgate": {"trust_class": "untrusted"}}}, f)
     for srv in run_server(s):
         for d in ("work", "own"):
             r = srv.request("PUT", f"/api/contents/{d}", json={"type": "directory"})
@@ -207,6 +214,8 @@ def test_trust_caveat_narrows_before_any_prompt(ts):
     assert "the token allows trust untrusted only" in r.json()["message"], r.text
     assert r.json()["reason"] == "Forbidden"
     assert len(ts.request("GET", "/api/cellgate/prompts", token=ts.rev).json()) == before
+    # it still sees the kernelspecs it may start in the class it may use
+    assert "python3" in ts.request("GET", "/api/kernelspecs", token=narrowed).json()["kernelspecs"]
     # what it allows starts without asking
     r = start(ts, narrowed)
     assert r.status_code == 201 and r.json()["trust_class"] == "untrusted", r.text
@@ -227,6 +236,22 @@ def test_researcher_picks_classes_without_prompts(ts):
     assert r.status_code == 201 and r.json()["trust_class"] == "untrusted", r.text
     r = start(ts, True)
     assert r.status_code == 201 and r.json()["trust_class"] == "trusted", r.text
+
+
+def test_kernelspec_class_is_a_floor(ts):
+    """A kernelspec's own class is the least a principal gets without asking."""
+    r = start(ts, ts.alice, name="py-untrusted")
+    assert r.status_code == 201 and r.json()["trust_class"] == "untrusted", r.text
+    r = start(ts, ts.alice, "trusted", name="py-untrusted")
+    assert r.status_code == 202, r.text
+    assert "weaker than untrusted, alice's default for kernelspec py-untrusted" in \
+        r.json()["prompt"]["request"]
+    # the server's token gets what it names
+    r = start(ts, True, "trusted", name="py-untrusted")
+    assert r.status_code == 201 and r.json()["trust_class"] == "trusted", r.text
+    # an unknown kernelspec is a 404, not a question
+    r = start(ts, ts.bot, "trusted", name="no-such-spec")
+    assert r.status_code == 404, r.text
 
 
 @pytest.mark.parametrize("bad", ["purple", "", 5, None, "replay", "TRUSTED"])
