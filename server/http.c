@@ -531,6 +531,7 @@ void http_copy_request_headers(http_req_t *r, struct lws *wsi)
 	copy_header(r, wsi, WSI_TOKEN_PROTOCOL, "sec-websocket-protocol");
 	copy_custom_header(r, wsi, "x-xsrftoken:", "x-xsrftoken");
 	copy_custom_header(r, wsi, "x-cellgate-parent:", "x-cellgate-parent");
+	copy_custom_header(r, wsi, "last-event-id:", "last-event-id");
 	copy_header(r, wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING, "transfer-encoding");
 }
 
