@@ -103,7 +103,8 @@ class Cell:
 
         def run():
             try:
-                self.out = s.execute(kid, code, timeout=240, ws=self.ws).stdout
+                self.out = s.execute(kid, code, timeout=240, ws=self.ws,
+                                     cell_id=f"cell-{page}").stdout
             except Exception as e:  # reported by result()
                 self.error = e
         self.t = threading.Thread(target=run, daemon=True)
@@ -368,6 +369,8 @@ def test_event_stream_resumes_from_last_event_id(aserver, service):  # noqa: F81
     kid = agent_kernel(s)
     cell = Cell(s, kid, service, "resumed")
     _, p = alice.next(lambda k, v: k == "prompt" and v.get("kernel") == kid)
+    # the prompt names the notebook cell (the request's cellId) beside the kernel
+    assert p["cell"] == "cell-resumed" and p["path"] == "nb", p
     heard = p["_event_id"]
     run, seq = heard.split("-")
     assert int(seq) > 0, heard
