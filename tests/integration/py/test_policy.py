@@ -554,6 +554,40 @@ def test_capability_token_earns_its_own_cookie(pserver, world, pat):
     assert r.status_code == 403
 
 
+def test_lab_settings_and_workspaces_are_each_principals_own(pserver, pat):
+    """JupyterLab's settings and workspaces belong to whoever saves them: a
+    principal's theme or layout is not the server token's, nor another
+    principal's."""
+    plugin = "@jupyterlab/apputils-extension:themes"
+    url = pserver.url + f"/lab/api/settings/{plugin}"
+    writer = attenuate(pat, "action=read,write")
+    raw = '{"theme": "JupyterLab Dark"}'
+    r = requests.put(url, json={"raw": raw}, headers={"Authorization": f"token {writer}"}, timeout=30)
+    assert r.status_code == 204, r.text
+    mine = requests.get(url, headers={"Authorization": f"token {pat}"}, timeout=30).json()
+    assert mine["settings"] == {"theme": "JupyterLab Dark"}
+    assert pserver.request("GET", f"/lab/api/settings/{plugin}").json()["settings"] == {}
+    bot = mint(pserver, "bot")
+    theirs = requests.get(url, headers={"Authorization": f"token {bot}"}, timeout=30).json()
+    assert theirs["settings"] == {}
+    # in the principal's own folder of the state directory
+    assert os.path.exists(os.path.join(pserver.state, "lab", "principals", "p-pat", "user-settings",
+                                       "@jupyterlab", "apputils-extension", "themes.jupyterlab-settings"))
+    # workspaces the same
+    ws = {"data": {"layout-restorer:data": {"main": {}}}, "metadata": {"id": "pats"}}
+    wurl = pserver.url + "/lab/api/workspaces/pats"
+    r = requests.put(wurl, json=ws, headers={"Authorization": f"token {writer}"}, timeout=30)
+    assert r.status_code == 204, r.text
+    got = requests.get(wurl, headers={"Authorization": f"token {pat}"}, timeout=30).json()
+    assert got["data"] == ws["data"]
+    assert "pats" not in pserver.request("GET", "/lab/api/workspaces").json()["workspaces"]["ids"]
+    assert pserver.request("GET", "/lab/api/workspaces/pats").json()["data"] == {}
+    # a token without write still may not save its own
+    reader = attenuate(pat, "action=read")
+    r = requests.put(url, json={"raw": "{}"}, headers={"Authorization": f"token {reader}"}, timeout=30)
+    assert r.status_code == 403
+
+
 def test_checkpoints_are_their_file(pserver, world, pat):
     """A token for "m/n.ipynb/checkpoints" is not one for m/n.ipynb: restoring
     a checkpoint writes the file."""
