@@ -200,6 +200,20 @@ def test_trust_prompt_deny_and_session(ts):
         "kernel": {"name": "python3", "cellgate": {"trust_class": "trusted"}}})
     assert r.status_code == 202, r.text
     assert r.json()["prompt"]["resource"].endswith("kernelspec python3 trust trusted")
+    # and through a session's new kernel (PATCH), after its allow for the session
+    r = ts.request("POST", "/api/sessions", token=bot, json={
+        "path": "work/p-" + uuid.uuid4().hex[:6] + ".ipynb", "type": "notebook",
+        "kernel": {"name": "python3"}})
+    assert r.status_code == 201 and r.json()["kernel"]["id"], r.text
+    ts._kernels.add(r.json()["kernel"]["id"])
+    sid = r.json()["id"]
+    other = mint(ts, "bot")
+    r = ts.request("PATCH", f"/api/sessions/{sid}", token=other,
+                   json={"kernel": {"name": "python3", "cellgate": {"trust_class": "trusted"}}})
+    assert r.status_code == 202, r.text
+    r = ts.request("PATCH", f"/api/sessions/{sid}", token=other,
+                   json={"kernel": {"name": "python3", "cellgate": {"trust_class": "purple"}}})
+    assert r.status_code == 400, r.text
     # another token of the same principal is another session
     assert start(ts, mint(ts, "bot"), "trusted").status_code == 202
     assert any(e["decision"] == "deny" and e["principal"] == "bot" and "answered prompt" in e["detail"]
