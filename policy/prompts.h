@@ -57,6 +57,7 @@ typedef struct policy_prompt {
 	double created, deadline, answered_at;
 	char answered_by[POLICY_NAME_MAX + 1];
 	policy_prompt_state_t state;
+	bool is_refusal_told;               /* a denial or timeout was told (policy_prompts_take_refusal) */
 } policy_prompt_t;
 
 typedef struct policy_prompts policy_prompts_t;
@@ -70,6 +71,16 @@ void policy_prompts_free(policy_prompts_t **self_p);
  */
 bool policy_prompts_take(policy_prompts_t *all, const char *token_id, policy_action_t action,
 			 const char *resource, const policy_prompt_t **which);
+/*
+ * Is there a denied or timed-out prompt for this token, action and
+ * resource whose refusal was not told yet? Marks it told, so the request
+ * that comes after the answer learns who refused (403) and the one after
+ * that asks again. For actions whose asker comes back to hear the answer
+ * (publishing); *which (may be NULL) is the prompt.
+ */
+bool policy_prompts_take_refusal(policy_prompts_t *all, const char *token_id,
+				 policy_action_t action, const char *resource,
+				 const policy_prompt_t **which);
 /*
  * The pending prompt for this ask, or a new one. NULL with err when the
  * principal has too many pending (deny, never ask). *is_new says which.
