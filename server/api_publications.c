@@ -155,19 +155,19 @@ static bool parse_body(http_req_t *req, app_t *app, const json_t *body, pub_ask_
 		http_respond_error(req, 400, "\"path\" names a notebook");
 		return false;
 	}
+	/* the prompt's key names the version whole, never a truncation */
+	if (strlen(a->rel) + sizeof " version " + STORE_ID_LEN > sizeof a->desc) {
+		http_respond_error(req, 400, "the notebook's path is too long to publish (at most "
+				   "%zu bytes)", sizeof a->desc - sizeof " version " - STORE_ID_LEN);
+		return false;
+	}
 	/* refused before anything about the notebook's versions is told */
 	if (!authz_may(req, POLICY_PUBLISH, &(policy_resource_t){ .path = a->rel }))
 		return authz_require(req, POLICY_PUBLISH, &(policy_resource_t){ .path = a->rel });
 	if (!resolve_version(req, app, vv, a))
 		return false;
-	/* the prompt's key: it must name the version whole, never a truncation */
 	n = snprintf(a->desc, sizeof a->desc, "/%s version %s", a->rel, a->version);
-	if (n < 0 || (size_t)n >= sizeof a->desc) {
-		http_respond_error(req, 400, "the notebook's path is too long to publish (at most "
-				   "%zu bytes)", sizeof a->desc - 50);
-		return false;
-	}
-	return true;
+	return n > 0 && (size_t)n < sizeof a->desc;
 }
 
 /* 202: the prompt is pending; the client waits on it and asks again. */
