@@ -659,6 +659,36 @@ static void test_publications(void **state)
 	json_decref(nb);
 }
 
+/* A store made by the cellgate before publications (schema 2, with a
+ * version in it) is migrated to 3 when opened: the table is made, and the
+ * versions are there to publish. The v2 store is this one with v3 undone. */
+static void test_migrates_to_publications(void **state)
+{
+	fixture_t *f = *state;
+	json_t *nb = make_notebook(1), *list = NULL;
+	char v1[STORE_ID_LEN];
+	err_t err = { 0 };
+	sqlite3 *c;
+
+	assert_int_equal(store_save(f->s, NB, "main", NULL, nb, "alice", "", v1, &err), 0);
+	store_close(&f->s);
+	assert_int_equal(sqlite3_open(f->db, &c), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(c, "DROP TABLE publications; DELETE FROM schema_migrations"
+				      " WHERE version = 3", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(c);
+	f->s = store_open(f->db, &err);
+	assert_non_null(f->s);
+	assert_int_equal(store_publications_list(f->s, NULL, 0, &list, &err), 0);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+	assert_int_equal(store_publish(f->s, &(store_publication_t){ .path = NB, .version = v1,
+			 .published_by = "bob" }, NULL, &err), 0);
+	assert_int_equal(sqlite3_open(f->db, &c), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(c, "DELETE FROM publications", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(c);
+	json_decref(nb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -672,6 +702,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_checkout_and_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_publications, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrates_to_publications, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
