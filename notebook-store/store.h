@@ -23,7 +23,7 @@
 
 #define STORE_ID_LEN 33        /* a version id: 32 hex digits and the NUL */
 #define STORE_HASH_LEN 65      /* a SHA-256 in hex and the NUL */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_MAX_PATH 4096
 #define STORE_MAX_BRANCH 100
 #define STORE_MAX_PRINCIPAL 256

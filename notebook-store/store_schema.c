@@ -133,6 +133,24 @@ static const char *const migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'replay reports are immutable'); END;"
 	"CREATE TRIGGER replays_no_delete BEFORE DELETE ON replays"
 	"  BEGIN SELECT RAISE(ABORT, 'replay reports are immutable'); END;",
+	/* v3: publications (publications.c). A version is published once;
+	 * the path is the notebook's as named when published, kept as text so
+	 * a rename or delete (which move branches only) leaves it readable. */
+	"CREATE TABLE publications ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  id TEXT NOT NULL UNIQUE,"
+	"  path TEXT NOT NULL,"
+	"  version TEXT NOT NULL UNIQUE REFERENCES versions(id),"
+	"  published_by TEXT NOT NULL,"
+	"  approved_by TEXT NOT NULL,"
+	"  prompt TEXT NOT NULL,"
+	"  message TEXT NOT NULL,"
+	"  created TEXT NOT NULL);"
+	"CREATE INDEX publications_by_path ON publications(path, seq);"
+	"CREATE TRIGGER publications_no_update BEFORE UPDATE ON publications"
+	"  BEGIN SELECT RAISE(ABORT, 'publications are append-only'); END;"
+	"CREATE TRIGGER publications_no_delete BEFORE DELETE ON publications"
+	"  BEGIN SELECT RAISE(ABORT, 'publications are append-only'); END;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

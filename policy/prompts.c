@@ -78,17 +78,19 @@ bool policy_prompts_take(policy_prompts_t *all, const char *token_id, policy_act
 	return false;
 }
 
-bool policy_prompts_take_denial(policy_prompts_t *all, const char *token_id,
-				policy_action_t action, const char *resource,
-				const policy_prompt_t **which)
+bool policy_prompts_take_refusal(policy_prompts_t *all, const char *token_id,
+				 policy_action_t action, const char *resource,
+				 const policy_prompt_t **which)
 {
-	for (size_t i = 0; i < all->count; i++) {
+	/* newest first: only the last answer to this question matters */
+	for (size_t i = all->count; i-- > 0;) {
 		policy_prompt_t *p = &all->items[i];
 
-		if (!matches(p, token_id, action, resource) || p->refused ||
-		    (p->state != PROMPT_DENIED && p->state != PROMPT_TIMED_OUT))
+		if (!matches(p, token_id, action, resource))
 			continue;
-		p->refused = true;
+		if ((p->state != PROMPT_DENIED && p->state != PROMPT_TIMED_OUT) || p->is_refusal_told)
+			return false;
+		p->is_refusal_told = true;
 		if (which)
 			*which = p;
 		return true;

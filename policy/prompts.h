@@ -58,7 +58,7 @@ typedef struct policy_prompt {
 	double created, deadline, answered_at;
 	char answered_by[POLICY_NAME_MAX + 1];
 	policy_prompt_state_t state;
-	bool refused;                       /* a denial already given to its asker */
+	bool is_refusal_told;               /* a denial or timeout was told (policy_prompts_take_refusal) */
 } policy_prompt_t;
 
 typedef struct policy_prompts policy_prompts_t;
@@ -73,14 +73,15 @@ void policy_prompts_free(policy_prompts_t **self_p);
 bool policy_prompts_take(policy_prompts_t *all, const char *token_id, policy_action_t action,
 			 const char *resource, const policy_prompt_t **which);
 /*
- * Is there a denial (denied, timed out) for this token, action and
- * resource that its asker has not been given yet? Marks it given: the
- * next identical request is refused once, naming it, and the one after
- * that asks again. *which (may be NULL) is the prompt.
+ * Is there a denied or timed-out prompt for this token, action and
+ * resource whose refusal was not told yet? Marks it told, so the request
+ * that comes after the answer learns who refused (403) and the one after
+ * that asks again. For actions whose asker comes back to hear the answer
+ * (the ask flow of authz.c and publishing); *which (may be NULL) is the prompt.
  */
-bool policy_prompts_take_denial(policy_prompts_t *all, const char *token_id,
-				policy_action_t action, const char *resource,
-				const policy_prompt_t **which);
+bool policy_prompts_take_refusal(policy_prompts_t *all, const char *token_id,
+				 policy_action_t action, const char *resource,
+				 const policy_prompt_t **which);
 /*
  * The pending prompt for this ask, or a new one. NULL with err when the
  * principal has too many pending (deny, never ask). *is_new says which.

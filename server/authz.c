@@ -87,7 +87,7 @@ static int ask(app_t *app, policy_cap_t *cap, policy_action_t action, const poli
 		return 0;
 	}
 	/* a denial is given to the asker once, as a refusal; then it may ask again */
-	if (policy_prompts_take_denial(app->prompts, policy_cap_token_id(cap), action, desc, &p)) {
+	if (policy_prompts_take_refusal(app->prompts, policy_cap_token_id(cap), action, desc, &p)) {
 		if (p->state == PROMPT_DENIED)
 			snprintf(detail, sizeof detail, "%s answered prompt %s: deny", p->answered_by,
 				 p->id);

@@ -11,6 +11,10 @@
  *   cellgate branch PATH NAME [FROM]                create at a version or branch head
  *   cellgate branch -d PATH NAME                    delete the pointer
  *   cellgate diff A B                               cell-level diff, JSON
+ *   cellgate publish PATH[@VERSION] [--message M]   publish a version (id or
+ *                                                   branch; default the head of
+ *                                                   the checked-out branch)
+ *   cellgate publications [PATH] [--json]           the publications, oldest first
  *
  * PATH is the notebook's path in the workspace, as the contents API names
  * it. Nothing here touches the workspace: export writes where -o says.
@@ -19,20 +23,27 @@
  * for that capability token and is refused what it does not allow, as the
  * API would refuse it: read for log, export, diff and listing branches,
  * write for import and changing branches. Without it the command acts as
- * the state directory's owner, who holds the root key anyway.
+ * the state directory's owner, who holds the root key anyway. A capability
+ * token's publication needs a person's approval, which only the server can
+ * ask for (POST /api/cellgate/publications): `publish --token` checks
+ * publish, then refuses and says so.
  */
 #include "cli_store.h"
 
 #include "cli_policy.h"
 
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../common/buf.h"
 #include "../notebook-store/nbdiff.h"
 #include "../notebook-store/nbformat.h"
+#include "../notebook-store/publications.h"
 #include "../notebook-store/records.h"
+#include "../policy/audit.h"
 #include "../notebook-store/store.h"
 
 typedef struct cli {
@@ -61,6 +72,8 @@ static int usage(void)
 		"       cellgate branch PATH [NAME [FROM]] [--state DIR]\n"
 		"       cellgate branch -d PATH NAME [--state DIR]\n"
 		"       cellgate diff A B [--state DIR]\n"
+		"       cellgate publish PATH[@VERSION] [--message M] [--state DIR]\n"
+		"       cellgate publications [PATH] [--json] [--state DIR]\n"
 		"every command: [--token TOKEN --policy FILE] acts for a capability token\n");
 	return 2;
 }
@@ -400,9 +413,100 @@ out:
 	return rc;
 }
 
+/* PATH[@VERSION] into path and version ("" when not given). */
+static int split_at(const char *arg, char *path, size_t size, const char **version, err_t *err)
+{
+	const char *at = strrchr(arg, '@');
+	size_t n = at ? (size_t)(at - arg) : strlen(arg);
+
+	if (n == 0 || n >= size)
+		return err_set(err, CG_EINVAL, "PATH[@VERSION] names a notebook");
+	memcpy(path, arg, n);
+	path[n] = '\0';
+	*version = at ? at + 1 : "";
+	return 0;
+}
+
+static void state_dir(const cli_t *c, char *out, size_t size);
+
+/* The publication in the audit log, in the name of the local user. */
+static void audit_publication(const cli_t *c, const char *who, const json_t *pub)
+{
+	char state[4096], desc[STORE_MAX_PATH + 64], detail[128];
+	err_t err = { 0 };
+	policy_audit_t *a;
+
+	state_dir(c, state, sizeof state);
+	snprintf(desc, sizeof desc, "/%s version %s", json_string_value(json_object_get(pub, "path")),
+		 json_string_value(json_object_get(pub, "version")));
+	snprintf(detail, sizeof detail, "publication %s (cellgate publish)",
+		 json_string_value(json_object_get(pub, "id")));
+	a = policy_audit_open(state, &err);
+	if (!a || policy_audit_append(a, who, "publish", desc, "publish", detail, &err))
+		fprintf(stderr, "cellgate publish: not recorded in the audit log: %s\n", err.msg);
+	policy_audit_close(&a);
+}
+
+static int cmd_publish(store_t *s, const cli_t *c, err_t *err)
+{
+	char path[STORE_MAX_PATH + 1], at[STORE_ID_LEN], who[128];
+	const char *version, *branch = "main";
+	struct passwd *pw = getpwuid(geteuid());
+	json_t *co = NULL, *pub = NULL;
+	int rc;
+
+	if (c->n_args != 1)
+		return usage();
+	if (split_at(c->args[0], path, sizeof path, &version, err))
+		return 1;
+	if (store_check_version_id(version, NULL) == 0) {
+		snprintf(at, sizeof at, "%s", version);
+	} else {
+		if (*version)
+			branch = version;
+		else if (store_checkout_get(s, path, &co, NULL) == 0)
+			branch = json_string_value(json_object_get(co, "branch"));
+		rc = store_branch_head(s, path, branch, at, err);
+		json_decref(co);
+		if (rc)
+			return 1;
+	}
+	snprintf(who, sizeof who, "local:%s", pw ? pw->pw_name : "?");
+	rc = store_publish(s, &(store_publication_t){ .path = path, .version = at,
+			   .published_by = who, .message = c->message }, &pub, err);
+	if (rc == 0) {
+		audit_publication(c, who, pub);
+		printf("%s %s %s\n", json_string_value(json_object_get(pub, "id")), path, at);
+	}
+	json_decref(pub);
+	return rc ? 1 : 0;
+}
+
+static int cmd_publications(store_t *s, const cli_t *c, err_t *err)
+{
+	json_t *list = NULL, *p;
+	size_t i;
+
+	if (c->n_args > 1)
+		return usage();
+	if (store_publications_list(s, c->n_args ? c->args[0] : NULL, 0, &list, err))
+		return 1;
+	if (c->is_json)
+		print_json(list);
+	else
+		json_array_foreach(list, i, p)
+			printf("%s  %s  %s  %s  by %s%s%s%s%s\n", jstr(p, "id"), jstr(p, "created"),
+			       jstr(p, "path"), jstr(p, "version"), jstr(p, "published_by"),
+			       *jstr(p, "approved_by") ? ", approved by " : "", jstr(p, "approved_by"),
+			       *jstr(p, "message") ? ": " : "", jstr(p, "message"));
+	json_decref(list);
+	return 0;
+}
+
 bool cli_store_is_command(const char *name)
 {
-	static const char *const names[] = { "log", "export", "import", "branch", "diff" };
+	static const char *const names[] = { "log", "export", "import", "branch", "diff",
+					      "publish", "publications" };
 
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
 		if (strcmp(name, names[i]) == 0)
@@ -460,6 +564,20 @@ static bool authorized(store_t *s, const cli_t *c, const char *cmd)
 			action = POLICY_WRITE;
 			res.branch = c->n_args >= 2 ? c->args[1] : NULL;
 		}
+	} else if (strcmp(cmd, "publish") == 0 && c->n_args == 1) {
+		const char *v;
+
+		if (split_at(c->args[0], path, sizeof path, &v, NULL) != 0)
+			return true; /* the command says what is wrong */
+		res.path = path;
+		if (!cli_policy_authorize(state, policy, c->token, cmd, POLICY_PUBLISH, &res))
+			return false;
+		fprintf(stderr, "cellgate publish: a capability token's publication needs a "
+			"person's approval, which only the server asks for: POST "
+			"/api/cellgate/publications\n");
+		return false;
+	} else if (strcmp(cmd, "publications") == 0) {
+		res.path = c->n_args ? c->args[0] : "";
 	} else if ((strcmp(cmd, "export") == 0 || strcmp(cmd, "diff") == 0) && c->n_args >= 1) {
 		/* every version named must be readable; an unknown one fails later */
 		for (int i = 0; i < c->n_args; i++) {
@@ -507,6 +625,10 @@ int cli_store_main(int argc, char **argv)
 		rc = cmd_import(s, &c, &err);
 	else if (strcmp(argv[0], "branch") == 0)
 		rc = cmd_branch(s, &c, &err);
+	else if (strcmp(argv[0], "publish") == 0)
+		rc = cmd_publish(s, &c, &err);
+	else if (strcmp(argv[0], "publications") == 0)
+		rc = cmd_publications(s, &c, &err);
 	else
 		rc = cmd_diff(s, &c, &err);
 	if (rc == 1)

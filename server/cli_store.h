@@ -1,6 +1,6 @@
 /*
- * `cellgate log|export|import|branch|diff`: the notebook store from the
- * command line (cli_store.c).
+ * `cellgate log|export|import|branch|diff|publish|publications`: the
+ * notebook store from the command line (cli_store.c).
  */
 #ifndef CELLGATE_CLI_STORE_H
 #define CELLGATE_CLI_STORE_H

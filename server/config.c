@@ -62,6 +62,8 @@ static const opt_t opts[] = {
 	  "heartbeat period in seconds, 0 for none (default 3)" },
 	{ "prompt-timeout", "CELLGATE_PROMPT_TIMEOUT", OPT_SECONDS, O(prompt_timeout_s),
 	  "seconds a prompt waits for an answer before it counts as denied (default 120)" },
+	{ "publish-approval", "CELLGATE_PUBLISH_APPROVAL", OPT_STR, O(publish_approval),
+	  "ask or allow: whether a capability token's publication waits for a person's approval (default ask)" },
 	{ "allow-hidden", "CELLGATE_ALLOW_HIDDEN", OPT_BOOL, O(allow_hidden),
 	  "serve hidden files (default no)" },
 	{ "no-record", "CELLGATE_NO_RECORD", OPT_BOOL, O(no_record),
@@ -524,6 +526,12 @@ static int finish(config_t *c, err_t *err)
 		free(c->policy_file);
 		c->policy_file = real;
 	}
+	/* publishing is a side effect a person decides on unless told otherwise */
+	if (c->publish_approval && strcmp(c->publish_approval, "ask") != 0 &&
+	    strcmp(c->publish_approval, "allow") != 0)
+		return err_set(err, CG_EINVAL, "publish-approval: ask or allow, not %s",
+			       c->publish_approval);
+	c->is_publish_ask = !c->publish_approval || strcmp(c->publish_approval, "ask") == 0;
 	if (!c->base_url && !(c->base_url = strdup("/")))
 		return err_set(err, CG_ESYS, "out of memory");
 	n = strlen(c->base_url);
@@ -610,5 +618,6 @@ void config_clear(config_t *c)
 	free(c->allow_origin);
 	free(c->allow_host);
 	free(c->policy_file);
+	free(c->publish_approval);
 	memset(c, 0, sizeof *c);
 }

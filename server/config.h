@@ -39,6 +39,8 @@ typedef struct config {
 	double kernel_start_timeout_s;
 	double heartbeat_s;
 	double prompt_timeout_s;  /* a prompt nobody answers is denied after this */
+	char *publish_approval;   /* "ask" (default) or "allow": capability tokens' publications */
+	bool is_publish_ask;      /* publish_approval is "ask" */
 	double cell_cpu_extend_s; /* past a cell's CPU quota, ask to extend it by this; 0: interrupt */
 	bool allow_hidden;
 	bool no_record;       /* do not keep execution records (benchmarks) */

@@ -53,6 +53,8 @@ void api_execution_get(http_req_t *req);
 void api_replays(http_req_t *req);
 /* api_audit.c */
 void api_audit_log(http_req_t *req);
+/* api_publications.c: publishing a version (decided by policy, maybe a prompt) */
+void api_publications(http_req_t *req);
 
 /* api_events.c: Server-Sent Events of prompts */
 void api_events(http_req_t *req);

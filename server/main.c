@@ -189,6 +189,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: cellgate serve [options]   (cellgate serve --help for options)\n"
 			"       cellgate log|export|import|branch|diff ...   (the notebook store; --help)\n"
+			"       cellgate publish|publications ...            (publishing versions; --help)\n"
 			"       cellgate token mint|attenuate|inspect ...    (capability tokens; --help)\n"
 			"       cellgate audit verify|log ...                (the audit log; --help)\n"
 			"       cellgate replay NOTEBOOK[@VERSION|@BRANCH] [options]   (--help)\n");

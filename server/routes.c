@@ -70,6 +70,12 @@ const route_t routes[] = {
 	{ HTTP_POST, "/api/cellgate/replays", api_replays, false, POLICY_REPLAY, RES_SERVER },
 	{ GET, "/api/cellgate/replays/{id}", api_replays, false, R, RES_SERVER },
 	{ HTTP_DELETE, "/api/cellgate/replays/{id}", api_replays, false, POLICY_REPLAY, RES_SERVER },
+	/* publishing a version: the body names the notebook, which the handler
+	 * checks (and may ask a person about); reading one is reading its notebook */
+	{ GET, "/api/cellgate/publications", api_publications, false, R, RES_SERVER },
+	{ HTTP_POST, "/api/cellgate/publications", api_publications, false, POLICY_PUBLISH,
+	  RES_SERVER },
+	{ GET, "/api/cellgate/publications/{id}", api_publications, false, R, RES_SERVER },
 	{ GET, "/files/{path*}", files_get, false, R, RES_CONTENTS },
 	{ GET, "/api/nbconvert", api_nbconvert_formats, false, ANY, RES_SERVER },
 	/* JupyterLab: the page (it holds the token the request came with), its

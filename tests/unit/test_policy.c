@@ -515,14 +515,14 @@ static void test_prompts_once_session_deny(void **state)
 	assert_int_equal(policy_prompts_answer(policy_prompts_find(all, p->id), "deny", "rev", 121,
 					       NULL), 0);
 	assert_false(policy_prompts_take(all, policy_cap_token_id(b), POLICY_EXECUTE, "/nb", NULL));
-	assert_false(policy_prompts_take_denial(all, policy_cap_token_id(a), POLICY_EXECUTE, "/nb",
-						NULL));
+	assert_false(policy_prompts_take_refusal(all, policy_cap_token_id(a), POLICY_EXECUTE, "/nb",
+						 NULL));
 	took = NULL;
-	assert_true(policy_prompts_take_denial(all, policy_cap_token_id(b), POLICY_EXECUTE, "/nb",
-					       &took));
+	assert_true(policy_prompts_take_refusal(all, policy_cap_token_id(b), POLICY_EXECUTE, "/nb",
+						&took));
 	assert_ptr_equal(took, p);
-	assert_false(policy_prompts_take_denial(all, policy_cap_token_id(b), POLICY_EXECUTE, "/nb",
-						NULL));
+	assert_false(policy_prompts_take_refusal(all, policy_cap_token_id(b), POLICY_EXECUTE, "/nb",
+						 NULL));
 	policy_prompts_free(&all);
 	assert_null(all);
 	policy_cap_unref(&a);
@@ -558,6 +558,51 @@ static void test_default_trust_classes(void **state)
 	assert_int_equal(policy_trust_rank(NULL), -1);
 	assert_null(policy_trust_class_name("purple"));
 	assert_string_equal(policy_trust_class_name("untrusted"), "untrusted");
+}
+
+/* A refusal (deny, timeout) is told to the next identical ask once; the
+ * one after asks anew. Only the last answer to the question counts. */
+static void test_prompts_refusal_told_once(void **state)
+{
+	fixture_t *f = *state;
+	char *t1 = mint(f, "bot", NULL, 0);
+	policy_cap_t *a = verified(f, t1);
+	policy_prompts_t *all = policy_prompts_new(5);
+	const char *tid = policy_cap_token_id(a), *v1 = "/nb version 1", *v2 = "/nb version 2";
+	const policy_prompt_t *p, *told = NULL;
+	bool is_new;
+
+	p = policy_prompts_ask(all, a, POLICY_PUBLISH, v1, "nb", "x", 100, &is_new, NULL);
+	/* pending: nothing to tell */
+	assert_false(policy_prompts_take_refusal(all, tid, POLICY_PUBLISH, v1, NULL));
+	assert_int_equal(policy_prompts_answer(policy_prompts_find(all, p->id), "deny", "rev", 101,
+					       NULL), 0);
+	/* another resource or action is another question */
+	assert_false(policy_prompts_take_refusal(all, tid, POLICY_PUBLISH, v2, NULL));
+	assert_false(policy_prompts_take_refusal(all, tid, POLICY_WRITE, v1, NULL));
+	assert_true(policy_prompts_take_refusal(all, tid, POLICY_PUBLISH, v1, &told));
+	assert_ptr_equal(told, p);
+	assert_false(policy_prompts_take_refusal(all, tid, POLICY_PUBLISH, v1, NULL));
+	/* asked again: a new prompt; it times out, which is told the same way */
+	p = policy_prompts_ask(all, a, POLICY_PUBLISH, v1, "nb", "x", 110, &is_new, NULL);
+	assert_true(is_new);
+	assert_int_equal(policy_prompts_expire(all, 116, NULL, NULL), 1);
+	assert_true(policy_prompts_take_refusal(all, tid, POLICY_PUBLISH, v1, &told));
+	assert_ptr_equal(told, p);
+	assert_int_equal(told->state, PROMPT_TIMED_OUT);
+	/* an allow after a denial: the denial is old news */
+	p = policy_prompts_ask(all, a, POLICY_PUBLISH, v2, "nb", "x", 120, &is_new, NULL);
+	assert_int_equal(policy_prompts_answer(policy_prompts_find(all, p->id), "deny", "rev", 121,
+					       NULL), 0);
+	p = policy_prompts_ask(all, a, POLICY_PUBLISH, v2, "nb", "x", 122, &is_new, NULL);
+	assert_true(is_new);
+	assert_int_equal(policy_prompts_answer(policy_prompts_find(all, p->id), "allow_once", "rev",
+					       123, NULL), 0);
+	assert_false(policy_prompts_take_refusal(all, tid, POLICY_PUBLISH, v2, NULL));
+	assert_true(policy_prompts_take(all, tid, POLICY_PUBLISH, v2, NULL));
+	policy_prompts_free(&all);
+	policy_cap_unref(&a);
+	free(t1);
 }
 
 /* An effect's prompt: one per ask (each held connection its own), never
@@ -796,6 +841,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_root_cap_and_key_mode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_policy_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prompts_once_session_deny, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prompts_refusal_told_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prompts_for_effects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_trust_classes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prompts_time_out_and_are_bounded, setup, teardown),

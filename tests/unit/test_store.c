@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "../../notebook-store/nbformat.h"
+#include "../../notebook-store/publications.h"
 #include "../../notebook-store/store.h"
 
 #define NB "work/analysis.ipynb"
@@ -614,6 +615,116 @@ static void test_owner(void **state)
 	json_decref(nb);
 }
 
+/* Publications: one per version, of existing versions only, readable after
+ * the notebook's delete, listed by notebook or directory, and append-only
+ * for any code that goes through sqlite. */
+static void test_publications(void **state)
+{
+	fixture_t *f = *state;
+	json_t *nb = make_notebook(1), *p = NULL, *again = NULL, *list = NULL;
+	char v1[STORE_ID_LEN], v2[STORE_ID_LEN], big[STORE_MAX_PUBLICATION_MESSAGE + 2];
+	err_t err = { 0 };
+	sqlite3 *c;
+
+	assert_int_equal(store_save(f->s, NB, "main", NULL, nb, "alice", "one", v1, &err), 0);
+	assert_int_equal(store_save(f->s, NB, "main", NULL, nb, "alice", "two", v2, &err), 0);
+	assert_int_equal(store_publish(f->s, &(store_publication_t){ .path = NB, .version = v1,
+			 .published_by = "bob", .approved_by = "carol", .prompt = "p-1",
+			 .message = "for the paper" }, &p, &err), 0);
+	assert_string_equal(json_string_value(json_object_get(p, "version")), v1);
+	assert_string_equal(json_string_value(json_object_get(p, "path")), NB);
+	assert_string_equal(json_string_value(json_object_get(p, "published_by")), "bob");
+	assert_string_equal(json_string_value(json_object_get(p, "approved_by")), "carol");
+	assert_string_equal(json_string_value(json_object_get(p, "prompt")), "p-1");
+	assert_string_equal(json_string_value(json_object_get(p, "message")), "for the paper");
+	assert_int_equal(store_check_publication_id(json_string_value(json_object_get(p, "id")), NULL), 0);
+
+	/* the same version again: a conflict that names the publication there */
+	assert_int_equal(store_publish(f->s, &(store_publication_t){ .path = NB, .version = v1,
+			 .published_by = "dave" }, &again, &err), CG_ECONFLICT);
+	assert_true(json_equal(again, p));
+	json_decref(again);
+	/* no such version; malformed input; an oversized message */
+	assert_int_equal(store_publish(f->s, &(store_publication_t){ .path = NB,
+			 .version = "0123456789abcdef0123456789abcdef", .published_by = "bob" }, NULL,
+			 &err), CG_ENOTFOUND);
+	assert_int_equal(store_publish(f->s, &(store_publication_t){ .path = NB, .version = "v1",
+			 .published_by = "bob" }, NULL, &err), CG_EINVAL);
+	assert_int_equal(store_publish(f->s, &(store_publication_t){ .path = NB, .version = v2 },
+			 NULL, &err), CG_EINVAL);
+	memset(big, 'm', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	assert_int_equal(store_publish(f->s, &(store_publication_t){ .path = NB, .version = v2,
+			 .published_by = "bob", .message = big }, NULL, &err), CG_ETOOBIG);
+
+	/* the notebook deleted: its publication stays, by id and in listings */
+	assert_int_equal(store_path_forget(f->s, NB, &err), 0);
+	assert_int_equal(store_publish(f->s, &(store_publication_t){ .path = "other/x.ipynb",
+			 .version = v2, .published_by = "bob" }, NULL, &err), 0);
+	assert_int_equal(store_publication_get(f->s, json_string_value(json_object_get(p, "id")),
+					       &again, &err), 0);
+	assert_true(json_equal(again, p));
+	json_decref(again);
+	assert_int_equal(store_publications_list(f->s, NULL, 0, &list, &err), 0);
+	assert_int_equal(json_array_size(list), 2);
+	json_decref(list);
+	assert_int_equal(store_publications_list(f->s, "work", 0, &list, &err), 0);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+	assert_int_equal(store_publications_list(f->s, "wor", 0, &list, &err), 0);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+	assert_int_equal(store_publications_list(f->s, "", 1, &list, &err), 0);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+	assert_int_equal(store_publication_get(f->s, "0123456789abcdef0123456789abcdef", &again, &err),
+			 CG_ENOTFOUND);
+
+	/* append-only below the store's functions too */
+	assert_int_equal(sqlite3_open(f->db, &c), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(c, "UPDATE publications SET approved_by = 'eve'", NULL, NULL,
+					  NULL), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(c, "DELETE FROM publications", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(c);
+	assert_int_equal(store_publications_list(f->s, NULL, 0, &list, &err), 0);
+	assert_int_equal(json_array_size(list), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "approved_by")),
+			    "carol");
+	json_decref(list);
+	json_decref(p);
+	json_decref(nb);
+}
+
+/* A store made by the cellgate before publications (schema 2, with a
+ * version in it) is migrated to 3 when opened: the table is made, and the
+ * versions are there to publish. The v2 store is this one with v3 undone. */
+static void test_migrates_to_publications(void **state)
+{
+	fixture_t *f = *state;
+	json_t *nb = make_notebook(1), *list = NULL;
+	char v1[STORE_ID_LEN];
+	err_t err = { 0 };
+	sqlite3 *c;
+
+	assert_int_equal(store_save(f->s, NB, "main", NULL, nb, "alice", "", v1, &err), 0);
+	store_close(&f->s);
+	assert_int_equal(sqlite3_open(f->db, &c), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(c, "DROP TABLE publications; DELETE FROM schema_migrations"
+				      " WHERE version = 3", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(c);
+	f->s = store_open(f->db, &err);
+	assert_non_null(f->s);
+	assert_int_equal(store_publications_list(f->s, NULL, 0, &list, &err), 0);
+	assert_int_equal(json_array_size(list), 0);
+	json_decref(list);
+	assert_int_equal(store_publish(f->s, &(store_publication_t){ .path = NB, .version = v1,
+			 .published_by = "bob" }, NULL, &err), 0);
+	assert_int_equal(sqlite3_open(f->db, &c), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(c, "DELETE FROM publications", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(c);
+	json_decref(nb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -627,6 +738,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_checkout_and_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_owner, setup, teardown),
+}
+
+		cmocka_unit_test_setup_teardown(test_publications, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrates_to_publications, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

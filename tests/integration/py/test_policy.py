@@ -123,7 +123,9 @@ def pserver():
     s.policy_file = os.path.join(s.tmp, "policy.json")
     with open(s.policy_file, "w") as f:
         json.dump(POLICY, f)
-    s.extra_args += ["--policy", s.policy_file]
+    # publications are decided without a prompt here, so the matrix leaves
+    # no pending prompt of pat's behind (test_publications.py has the prompts)
+    s.extra_args += ["--policy", s.policy_file, "--publish-approval", "allow"]
     yield from run_server(s)
 
 
@@ -229,6 +231,14 @@ def recorded(s, w):
 def fresh_replay(s, w):
     recorded(s, w)
     return {"id": root(s, "POST", "/api/cellgate/replays", json={"path": "m/p.ipynb"}).json()["id"]}
+
+
+def published(s, w):
+    """m/n.ipynb's second version, published by the server's token, once."""
+    if "publication" not in w:
+        w["publication"] = root(s, "POST", "/api/cellgate/publications",
+                                json={"path": "m/n.ipynb", "version": w["v2"]}).json()["id"]
+    return {"publication": w["publication"]}
 
 
 # (method, route pattern, url, json body, action, resource path, kernelspec, setup)
@@ -348,6 +358,13 @@ CASES = [
      recorded),
     ("DELETE", "/api/cellgate/replays/{id}", "/api/cellgate/replays/{id}", None, "replay", "m", None,
      fresh_replay),
+    # publishing (with --publish-approval allow here: 201, once)
+    ("GET", "/api/cellgate/publications", "/api/cellgate/publications", None, "read", None, None,
+     nothing),
+    ("POST", "/api/cellgate/publications", "/api/cellgate/publications",
+     {"path": "m/n.ipynb", "version": "{v1}"}, "publish", "m", None, nothing),
+    ("GET", "/api/cellgate/publications/{id}", "/api/cellgate/publications/{publication}", None,
+     "read", "m", None, published),
 ]
 
 def route_table(public=False):
