@@ -738,8 +738,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_checkout_and_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_owner, setup, teardown),
-}
-
 		cmocka_unit_test_setup_teardown(test_publications, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrates_to_publications, setup, teardown),
 	};
