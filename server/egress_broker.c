@@ -954,7 +954,7 @@ static const char *secret_name(econn_t *c)
 	if (!path) {
 		record(c, "deny", NULL, "not a secret's URL");
 		answer(c, 400, "Bad Request", "cellgate secrets: read a secret with GET "
-		       SBX_SECRETS_URL "NAME (plain http, through the proxy)\n");
+		       SBX_SECRETS_URL "NAME (plain http through the proxy), not through CONNECT\n");
 		return NULL;
 	}
 	if (!policy_secret_name_ok(path + 1, why, sizeof why)) {
