@@ -50,7 +50,7 @@ def secrets_server(*extra):
     return s
 
 
-def setup(s):
+def add_tokens_and_secrets(s):
     r = s.request("PUT", "/api/contents/nb", json={"type": "directory"})
     assert r.status_code in (200, 201), r.text
     s.agent = mint(s, "agent")
@@ -66,7 +66,7 @@ def sserver():
     if REFERENCE:
         pytest.skip("cellgate only")
     for srv in run_server(secrets_server()):
-        setup(srv)
+        add_tokens_and_secrets(srv)
         yield srv
 
 
@@ -75,7 +75,7 @@ def tserver():
     if REFERENCE:
         pytest.skip("cellgate only")
     for srv in run_server(secrets_server("--prompt-timeout", "3")):
-        setup(srv)
+        add_tokens_and_secrets(srv)
         yield srv
 
 
@@ -94,6 +94,9 @@ def assert_nowhere(s, kid=None, records=()):
     for where, text in places.items():
         for value in VALUES.values():
             assert value not in text, f"a secret's value is in the {where}"
+    # the search finds a value where it is: the secrets file
+    with open(os.path.join(s.state, "secrets.sqlite"), "rb") as f:
+        assert VALUES["DB_PASSWORD"].encode() in f.read()
 
 
 def agent_kernel(s, token=None):
