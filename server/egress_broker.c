@@ -96,8 +96,12 @@ static void record(econn_t *c, const char *verdict, const char *rule, const char
 
 	util_iso_time_now(when);
 	effect_of(c, effect, sizeof effect);
-	log_info("egress", "%.8s %s %s %s: %s%s%s", ek->id, c->method[0] ? c->method : "?",
-		 c->host[0] ? effect : "?", verdict, why, rule ? " by " : "", rule ? rule : "");
+	if (c->secret[0])
+		log_info("egress", "%.8s %s %s %s: %s", ek->id, c->method, effect, verdict, why);
+	else
+		log_info("egress", "%.8s %s %s:%u %s: %s%s%s", ek->id,
+			 c->method[0] ? c->method : "?", c->host[0] ? c->host : "?", c->port, verdict,
+			 why, rule ? " by " : "", rule ? rule : "");
 	d = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s?, s:s}", "time", when, "method",
 		      c->method, "host", c->host, "port", (int)c->port, "effect", effect,
 		      "decision", verdict, "rule", rule, "reason", why);
