@@ -175,6 +175,7 @@ const policy_prompt_t *policy_prompts_ask_effect(policy_prompts_t *all,
 	snprintf(p->effect, sizeof p->effect, "%s", q->effect);
 	snprintf(p->kernel, sizeof p->kernel, "%s", q->kernel ? q->kernel : "");
 	snprintf(p->execution, sizeof p->execution, "%s", q->execution ? q->execution : "");
+	snprintf(p->cell, sizeof p->cell, "%s", q->cell ? q->cell : "");
 	return p;
 }
 
@@ -251,10 +252,11 @@ json_t *policy_prompt_json(const policy_prompt_t *p)
 	util_iso_time(p->deadline, deadline);
 	util_iso_time(p->answered_at, answered);
 	if (p->effect[0])
-		return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:s, s:s, s:s, s:s, "
-				 "s:s?, s:s?}", "id", p->id, "principal", p->principal,
+		return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s, s:s, s:s, "
+				 "s:s, s:s?, s:s?}", "id", p->id, "principal", p->principal,
 				 "action", "effect", "effect", p->effect, "resource", p->resource,
 				 "kernel", p->kernel, "execution", p->execution[0] ? p->execution : NULL,
+				 "cell", p->cell[0] ? p->cell : NULL,
 				 "path", p->has_path ? p->path : NULL, "request", p->request,
 				 "state", policy_prompt_state_name(p->state), "created", created,
 				 "deadline", deadline,

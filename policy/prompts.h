@@ -51,6 +51,7 @@ typedef struct policy_prompt {
 	char effect[PROMPT_RESOURCE_MAX];   /* "network host:port"; "" for an action */
 	char kernel[64];                    /* the kernel whose code asks; "" when none */
 	char execution[128];                /* the kernel's current execute_request msg_id, if known */
+	char cell[256];                     /* that request's cellId (the client's word), if known */
 	char path[4096];                    /* for who may approve; "" when none */
 	bool has_path;
 	char request[320];                  /* "POST /api/kernels" */
@@ -85,6 +86,7 @@ typedef struct policy_effect_ask {
 	const char *effect;     /* "network host:port" */
 	const char *kernel;     /* kernel id */
 	const char *execution;  /* the cell's execute_request msg_id; NULL when not known */
+	const char *cell;       /* its metadata's cellId; NULL when not known */
 	const char *path;       /* the kernel's notebook, for who may approve; NULL when none */
 	const char *request;    /* "CONNECT host:port", "GET http://..." */
 } policy_effect_ask_t;
@@ -114,7 +116,7 @@ const char *policy_prompt_state_name(policy_prompt_state_t s);
 const char *policy_prompt_action_name(const policy_prompt_t *p);
 /* {"id", "principal", "action", "resource", "path", "request", "state",
  *  "created", "deadline", "answered_by", "answered_at"}; an effect's has
- *  "action": "effect" and "effect", "kernel", "execution" besides. */
+ *  "action": "effect" and "effect", "kernel", "execution", "cell" besides. */
 json_t *policy_prompt_json(const policy_prompt_t *p);
 
 #endif

@@ -7,7 +7,12 @@
  *
  * is sent when a prompt the client may see (asked by it, or one it may
  * answer) is created, answered, taken or times out; on connecting, once
- * for each such prompt pending now. A comment line every 15 s keeps
+ * for each such prompt pending now. Each event has an id ("RUN-SEQ": the
+ * server's run and the change's number); a client that reconnects with
+ * Last-Event-ID (EventSource sends it by itself; ?last_event_id= for
+ * clients that cannot set headers) gets instead every change it missed
+ * that the table still keeps, settled prompts included, in order. A
+ * comment line every 15 s keeps
  * proxies from closing an idle stream. ?duration=SECONDS (1 to 3600) ends
  * the stream after that; EventSource reconnects by itself. Each client's
  * unsent bytes are bounded (a client that does not keep up is dropped),
@@ -46,14 +51,24 @@ static void send_text(event_client_t *c, const char *text, size_t len)
 	c->last_write = util_unix_time();
 }
 
-static void send_prompt(event_client_t *c, const policy_prompt_t *p)
+/* The run part of event ids: a Last-Event-ID from before a restart names
+ * changes this run never numbered. */
+static long long run_id(const app_t *app)
+{
+	return (long long)(app->started_at * 1000.0);
+}
+
+static void send_prompt(event_client_t *c, const policy_prompt_t *p, json_int_t seq)
 {
 	json_t *j = policy_prompt_json(p);
+	char head[96];
 	buf_t b;
 
+	snprintf(head, sizeof head, "id: %lld-%lld\nevent: prompt\ndata: ",
+		 run_id(http_app(c->req)), (long long)seq);
 	buf_init(&b, 0);
 	/* compact JSON has no newline: one data line */
-	if (j && buf_append_str(&b, "event: prompt\ndata: ") == 0 && pyjson_dump(j, -1, &b) == 0 &&
+	if (j && buf_append_str(&b, head) == 0 && pyjson_dump(j, -1, &b) == 0 &&
 	    buf_append_str(&b, "\n\n") == 0)
 		send_text(c, b.data, b.len);
 	json_decref(j);
@@ -82,14 +97,18 @@ void events_notify(app_t *app)
 	for (policy_prompt_t *p = policy_prompts_next(app->prompts, NULL); p;
 	     p = policy_prompts_next(app->prompts, p)) {
 		const char *state = policy_prompt_state_name(p->state);
-		const char *was = json_string_value(json_object_get(app->event_states, p->id));
+		json_t *was = json_object_get(app->event_states, p->id);
+		json_int_t seq;
 
-		json_object_set_new(seen, p->id, json_string(state));
-		if (was && strcmp(was, state) == 0)
+		if (was && strcmp(json_string_value(json_array_get(was, 0)), state) == 0) {
+			json_object_set(seen, p->id, was);
 			continue;
+		}
+		seq = ++app->event_seq;
+		json_object_set_new(seen, p->id, json_pack("[sI]", state, seq));
 		for (event_client_t *c = app->event_clients; c; c = c->next) {
 			if (http_is_open(c->req) && prompts_visible(c->req, p))
-				send_prompt(c, p);
+				send_prompt(c, p, seq);
 		}
 	}
 	json_decref(app->event_states);
@@ -133,6 +152,68 @@ static size_t count_clients(const app_t *app)
 	return n;
 }
 
+static json_int_t event_seq_of(const app_t *app, const policy_prompt_t *p)
+{
+	return json_integer_value(json_array_get(json_object_get(app->event_states, p->id), 1));
+}
+
+/*
+ * The last event a reconnecting client heard: its seq, or -1 when it
+ * names none this run numbered (none given, another run's, malformed,
+ * or ahead of this run's count).
+ */
+static json_int_t last_heard(const http_req_t *req)
+{
+	const app_t *app = http_app(req);
+	const char *v = http_header(req, "last-event-id");
+	long long run, seq;
+	int used = 0;
+
+	if (!v)
+		v = http_query(req, "last_event_id");
+	if (!v || sscanf(v, "%lld-%lld%n", &run, &seq, &used) != 2 || v[used] != '\0' ||
+	    run != run_id(app) || seq < 0 || seq > app->event_seq)
+		return -1;
+	return (json_int_t)seq;
+}
+
+typedef struct missed {
+	json_int_t seq;
+	const policy_prompt_t *p;
+} missed_t;
+
+static int by_seq(const void *a, const void *b)
+{
+	json_int_t x = ((const missed_t *)a)->seq, y = ((const missed_t *)b)->seq;
+
+	return (x > y) - (x < y);
+}
+
+/* What a new stream hears first: every change after the one it last
+ * heard, in order; or, when it heard none of this run, what is pending. */
+static void send_snapshot(event_client_t *c)
+{
+	app_t *app = http_app(c->req);
+	json_int_t last = last_heard(c->req);
+	missed_t *todo = calloc(PROMPTS_MAX, sizeof *todo);
+	size_t n = 0;
+
+	if (!todo)
+		return;
+	for (policy_prompt_t *p = policy_prompts_next(app->prompts, NULL); p && n < PROMPTS_MAX;
+	     p = policy_prompts_next(app->prompts, p)) {
+		json_int_t seq = event_seq_of(app, p);
+		bool wanted = last >= 0 ? seq > last : p->state == PROMPT_PENDING;
+
+		if (wanted && prompts_visible(c->req, p))
+			todo[n++] = (missed_t){ seq, p };
+	}
+	qsort(todo, n, sizeof *todo, by_seq);
+	for (size_t i = 0; i < n; i++)
+		send_prompt(c, todo[i].p, todo[i].seq);
+	free(todo);
+}
+
 void api_events(http_req_t *req)
 {
 	static const char hello[] = "retry: 3000\n: cellgate prompts\n\n";
@@ -166,11 +247,7 @@ void api_events(http_req_t *req)
 	http_defer(req);
 	http_stream_start(req, "text/event-stream");
 	send_text(c, hello, sizeof hello - 1);
-	for (policy_prompt_t *p = policy_prompts_next(app->prompts, NULL); p;
-	     p = policy_prompts_next(app->prompts, p)) {
-		if (p->state == PROMPT_PENDING && prompts_visible(req, p))
-			send_prompt(c, p);
-	}
+	send_snapshot(c);
 	c->next = app->event_clients;
 	app->event_clients = c;
 }

@@ -65,8 +65,9 @@ static void set_time(json_t *plugin, const char *key, time_t t)
 }
 
 /* The plugin object for id, or NULL with err set (CG_ENOTFOUND: no schema). */
-static json_t *load_plugin(const app_t *app, const char *id, err_t *err)
+static json_t *load_plugin(http_req_t *req, const char *id, err_t *err)
 {
+	const app_t *app = http_app(req);
 	char rel[PATH_MAX], schemas[PATH_MAX], *text, *user_dir, path[PATH_MAX * 2];
 	json_t *schema, *plugin, *settings;
 	size_t len = 0;
@@ -88,7 +89,7 @@ static json_t *load_plugin(const app_t *app, const char *id, err_t *err)
 	plugin = json_pack("{s:s, s:o, s:s}", "id", id, "schema", schema, "version",
 			   lab_version(app));
 	plugin_file(id, ".jupyterlab-settings", rel, sizeof rel);
-	user_dir = lab_state_dir(app, "user-settings", err);
+	user_dir = lab_user_dir(req, "user-settings", err);
 	text = user_dir ? lab_read_file(user_dir, rel, &len, NULL) : NULL;
 	settings = text ? jsonc_loadb(text, len, NULL) : NULL;
 	json_object_set_new(plugin, "raw", json_string(text && json_is_object(settings) ? text : "{}"));
@@ -170,7 +171,7 @@ static void settings_list(http_req_t *req)
 
 	json_array_foreach(ids, i, id) {
 		json_t *plugin = only_ids ? json_pack("{s:O}", "id", id)
-					  : load_plugin(app, json_string_value(id), NULL);
+					  : load_plugin(req, json_string_value(id), NULL);
 
 		if (plugin)
 			json_array_append_new(list, plugin);
@@ -181,7 +182,6 @@ static void settings_list(http_req_t *req)
 
 static void settings_put(http_req_t *req, const char *id)
 {
-	const app_t *app = http_app(req);
 	json_t *body = http_body_json(req), *raw, *parsed;
 	char rel[PATH_MAX], *user_dir;
 	json_error_t jerr;
@@ -214,10 +214,10 @@ static void settings_put(http_req_t *req, const char *id)
 	}
 	json_decref(parsed);
 	/* only plugins that exist get settings */
-	plugin = load_plugin(app, id, &err);
+	plugin = load_plugin(req, id, &err);
 	json_decref(plugin);
 	plugin_file(id, ".jupyterlab-settings", rel, sizeof rel);
-	user_dir = plugin ? lab_state_dir(app, "user-settings", &err) : NULL;
+	user_dir = plugin ? lab_user_dir(req, "user-settings", &err) : NULL;
 	if (user_dir && lab_write_file(user_dir, rel, json_string_value(raw), json_string_length(raw),
 				       &err) == 0)
 		http_respond_empty(req, 204);
@@ -246,7 +246,7 @@ void api_lab_settings(http_req_t *req)
 		settings_put(req, id);
 		return;
 	}
-	plugin = load_plugin(http_app(req), id, &err);
+	plugin = load_plugin(req, id, &err);
 	if (plugin)
 		http_respond_json(req, 200, plugin);
 	else

@@ -121,7 +121,7 @@ void api_lab_workspaces(http_req_t *req)
 {
 	const char *id = http_param(req, 0);
 	err_t err = { 0 };
-	char *dir = lab_state_dir(http_app(req), "workspaces", &err);
+	char *dir = lab_user_dir(req, "workspaces", &err);
 	char path[PATH_MAX * 2];
 	json_t *ws;
 

@@ -39,7 +39,8 @@ struct app {
 	policy_prompts_t *prompts; /* side effects waiting for a person's answer */
 	struct prompt_waiter *prompt_waiters; /* requests waiting on prompts (api_prompts.c) */
 	struct event_client *event_clients; /* open event streams (api_events.c) */
-	json_t *event_states;    /* prompt id -> the state the streams last heard */
+	json_t *event_states;    /* prompt id -> [the state the streams last heard, its event seq] */
+	json_int_t event_seq;    /* the last event id sent on the streams (api_events.c) */
 	struct quota_wait *quota_waits; /* cells held on a time-quota prompt (quota_prompts.c) */
 	json_t *quota_sessions;  /* kernel id -> the prompt that allowed its overruns */
 	struct kernel_owner_entry *kernel_owners; /* who started each kernel (kernel_start.c) */

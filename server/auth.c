@@ -71,6 +71,15 @@ bool auth_token_is_valid(const app_t *app, const char *token, size_t len)
 	return ok;
 }
 
+bool auth_token_is_live(app_t *app, const char *token, size_t len)
+{
+	policy_cap_t *cap = auth_token_verify(app, token, len);
+	bool live = cap && policy_cap_is_live(cap, util_unix_time(), NULL, 0);
+
+	policy_cap_unref(&cap);
+	return live;
+}
+
 /* Verifies a presented token and gives the request its capability. */
 static bool accept_token(http_req_t *r, const char *token, size_t len)
 {
@@ -80,15 +89,6 @@ static bool accept_token(http_req_t *r, const char *token, size_t len)
 		return false;
 	http_set_cap(r, cap);
 	return true;
-}
-
-/* The login cookie stands for the server's own token and nothing else:
- * only that token, in the URL, earns one. */
-static bool has_server_token_in_query(const http_req_t *r)
-{
-	const char *t = http_query(r, "token");
-
-	return t && auth_is_server_token(http_app(r), t, strlen(t));
 }
 
 const char *auth_token_from_header(const char *value, size_t *len)
@@ -119,7 +119,7 @@ static bool has_token(http_req_t *r)
 	size_t len = 0;
 
 	if (http_cap(r))
-		return true;
+		return !http_cap_is_by_cookie(r);
 	t = auth_token_from_header(http_header(r, "authorization"), &len);
 	if (t && accept_token(r, t, len))
 		return true;
@@ -127,22 +127,99 @@ static bool has_token(http_req_t *r)
 	return t && accept_token(r, t, strlen(t));
 }
 
-bool auth_has_login_cookie(const http_req_t *r)
+typedef enum login_cookie {
+	LOGIN_NONE,
+	LOGIN_ROOT, /* stands for the server's token */
+	LOGIN_CAP,  /* carries a capability token */
+} login_cookie_t;
+
+/* What the request's login cookie stands for; a capability cookie's token
+ * is copied to token (n bytes). Signature and age only: the token inside
+ * is verified by the caller. */
+static login_cookie_t read_login_cookie(const http_req_t *r, char *token, size_t n)
 {
-	char name[COOKIE_NAME_MAX], value[COOKIE_LOGIN_MAX];
+	char name[COOKIE_NAME_MAX], value[COOKIE_VALUE_MAX];
+	const uint8_t *key = http_app(r)->login_key;
+	long long now = (long long)util_unix_time();
+	login_cookie_t kind = LOGIN_NONE;
 
 	cookie_login_name(http_header(r, "host"), name);
 	if (!cookie_get(http_header(r, "cookie"), name, value, sizeof value))
-		return false;
-	return cookie_login_verify(http_app(r)->login_key, value, (long long)util_unix_time(),
-				   COOKIE_LOGIN_MAX_AGE);
+		return LOGIN_NONE;
+	if (cookie_login_verify(key, value, now, COOKIE_LOGIN_MAX_AGE))
+		kind = LOGIN_ROOT;
+	else if (cookie_cap_verify(key, value, now, COOKIE_LOGIN_MAX_AGE, token, n))
+		kind = LOGIN_CAP;
+	explicit_bzero(value, sizeof value);
+	return kind;
+}
+
+/* A capability cookie's token, verified as a presented one is, and live:
+ * an expired token's cookie is no credential (a page leads to the login
+ * form rather than to a 403). */
+static policy_cap_t *cookie_cap(const http_req_t *r)
+{
+	char token[COOKIE_CAP_TOKEN_MAX + 1];
+	policy_cap_t *cap = NULL;
+
+	if (read_login_cookie(r, token, sizeof token) == LOGIN_CAP) {
+		cap = auth_token_verify(http_app(r), token, strlen(token));
+		if (cap && !policy_cap_is_live(cap, util_unix_time(), NULL, 0))
+			policy_cap_unref(&cap);
+	}
+	explicit_bzero(token, sizeof token);
+	return cap;
+}
+
+bool auth_has_login_cookie(const http_req_t *r)
+{
+	char token[COOKIE_CAP_TOKEN_MAX + 1];
+	login_cookie_t kind = read_login_cookie(r, token, sizeof token);
+
+	explicit_bzero(token, sizeof token);
+	return kind != LOGIN_NONE;
+}
+
+/* Does the login cookie already stand for this token? Then a page loaded
+ * with it in the URL need not set the cookie again. */
+bool auth_login_cookie_is_for(const http_req_t *r, const char *t)
+{
+	char token[COOKIE_CAP_TOKEN_MAX + 1];
+	bool same = false;
+
+	switch (read_login_cookie(r, token, sizeof token)) {
+	case LOGIN_ROOT:
+		same = auth_is_server_token(http_app(r), t, strlen(t));
+		break;
+	case LOGIN_CAP:
+		same = util_secret_equal(token, strlen(token), t, strlen(t));
+		break;
+	case LOGIN_NONE:
+		break;
+	}
+	explicit_bzero(token, sizeof token);
+	return same;
 }
 
 auth_kind_t auth_identify(http_req_t *r)
 {
+	policy_cap_t *cap;
+	char token[COOKIE_CAP_TOKEN_MAX + 1];
+	login_cookie_t kind;
+
 	if (has_token(r))
 		return AUTH_TOKEN;
-	return auth_has_login_cookie(r) ? AUTH_COOKIE : AUTH_NONE;
+	if (http_cap_is_by_cookie(r))
+		return AUTH_COOKIE;
+	kind = read_login_cookie(r, token, sizeof token);
+	explicit_bzero(token, sizeof token);
+	if (kind == LOGIN_ROOT)
+		return AUTH_COOKIE;
+	if (kind == LOGIN_CAP && (cap = cookie_cap(r))) {
+		http_set_cap_by_cookie(r, cap);
+		return AUTH_COOKIE;
+	}
+	return AUTH_NONE;
 }
 
 bool auth_request_is_allowed(http_req_t *r)
@@ -196,19 +273,24 @@ bool auth_is_xsrf_get_path(const char *path)
 
 /* --- cookies ----------------------------------------------------------------- */
 
-void auth_issue_login(http_req_t *r)
+void auth_issue_login(http_req_t *r, const char *token)
 {
 	const app_t *app = http_app(r);
-	char name[COOKIE_NAME_MAX], value[COOKIE_LOGIN_MAX], attrs[64], xsrf[XSRF_MAX], *header;
+	char name[COOKIE_NAME_MAX], value[COOKIE_VALUE_MAX], attrs[64], xsrf[XSRF_MAX], *header;
+	long long now = (long long)util_unix_time();
+	bool is_root = auth_is_server_token(app, token, strlen(token));
 
 	cookie_login_name(http_header(r, "host"), name);
-	if (cookie_login_sign(app->login_key, (long long)util_unix_time(), value))
+	if (is_root ? cookie_login_sign(app->login_key, now, value) :
+		      cookie_cap_sign(app->login_key, now, token, value))
 		return;
 	snprintf(attrs, sizeof attrs, "; Max-Age=%d; HttpOnly; SameSite=Lax", COOKIE_LOGIN_MAX_AGE);
 	header = cookie_set_value(name, value, app->cfg.base_url, attrs);
 	if (!header)
 		return;
 	http_add_header(r, "set-cookie", header);
+	explicit_bzero(header, strlen(header));
+	explicit_bzero(value, sizeof value);
 	free(header);
 	xsrf_ensure_cookie(r, xsrf);
 }
@@ -280,24 +362,12 @@ static bool refuse(http_req_t *r, const char *message)
 	return false;
 }
 
-bool auth_xsrf_required_ok(http_req_t *r)
-{
-	auth_kind_t kind = auth_identify(r);
-
-	if (kind == AUTH_TOKEN)
-		return true;
-	if (kind == AUTH_NONE)
-		return refuse(r, "a valid token is required");
-	if (!xsrf_is_valid(r))
-		return refuse(r, "'_xsrf' argument missing or not matching the _xsrf cookie");
-	return true;
-}
-
 bool auth_admit(http_req_t *r, bool is_public)
 {
 	http_method_t m = http_method(r);
 	auth_kind_t kind;
 	char xsrf[XSRF_MAX];
+	const char *t;
 
 	if (!auth_host_is_allowed(r))
 		return refuse(r, "this Host is not allowed; see --allow-host");
@@ -319,9 +389,9 @@ bool auth_admit(http_req_t *r, bool is_public)
 	}
 	if (kind == AUTH_COOKIE && auth_is_xsrf_get_path(http_path(r)) && !xsrf_is_valid(r))
 		return refuse(r, "'_xsrf' argument missing or not matching the _xsrf cookie");
-	if (m == HTTP_GET && kind == AUTH_TOKEN && has_server_token_in_query(r) &&
-	    !auth_has_login_cookie(r))
-		auth_issue_login(r);
+	if (m == HTTP_GET && kind == AUTH_TOKEN && (t = http_query(r, "token")) &&
+	    auth_token_is_valid(http_app(r), t, strlen(t)) && !auth_login_cookie_is_for(r, t))
+		auth_issue_login(r, t);
 	else if (m == HTTP_GET && auth_is_page_path(http_path(r)))
 		xsrf_ensure_cookie(r, xsrf);
 	return true;

@@ -5,7 +5,9 @@
  * its own built from the same configuration as `cellgate serve` (--root,
  * --state, --kernelspec-dir, --kernel-user, ...), so no server needs to
  * run; the report is kept in the store like the server's. Exit status: 0
- * when every output reproduced, 1 when anything did not, 2 on bad usage.
+ * when every output reproduced, 1 when anything did not, 2 on bad usage,
+ * 3 when --token (a capability token, with --policy or $CELLGATE_POLICY)
+ * does not allow replay on the notebook (and branch), as the API refuses.
  */
 #include "cli_replay.h"
 
@@ -21,11 +23,13 @@
 #include "app.h"
 #include "app_kernels.h"
 #include "app_store.h"
+#include "cli_policy.h"
 #include "replay.h"
 
 typedef struct cli {
 	app_t app;
 	const char *target;
+	const char *token;      /* a capability token the replay is run for */
 	const char *html;
 	bool is_json;
 	double timeout;
@@ -42,6 +46,7 @@ static int usage(void)
 		"         [--mask REGEX]... [--rel-tol X] [--abs-tol X] [--timeout SECONDS]\n"
 		"         [--grant network:HOST:PORT]...\n"
 		"         [--keep-addresses] [--keep-timestamps] [--keep-durations]\n"
+		"         [--token CAPABILITY_TOKEN --policy FILE]\n"
 		"         [serve options: --root DIR --state DIR --kernelspec-dir DIR --kernel-user U ...]\n"
 		"Replays the recorded executions behind a version's outputs in fresh sandboxed\n"
 		"kernels and compares them. Exit status 0 when everything reproduced, 1 otherwise.\n");
@@ -66,6 +71,9 @@ static int parse(cli_t *c, int argc, char **argv, int *out_argc, char **out_argv
 			c->opts.mask_timestamps = false;
 		} else if (strcmp(a, "--keep-durations") == 0) {
 			c->opts.mask_durations = false;
+		} else if (strcmp(a, "--token") == 0 && has_value) {
+			/* a replay serves nobody: --token is the capability it runs for */
+			c->token = argv[++i];
 		} else if (strcmp(a, "--html") == 0 && has_value) {
 			c->html = argv[++i];
 		} else if ((strcmp(a, "--rel-tol") == 0 || strcmp(a, "--abs-tol") == 0 ||
@@ -111,6 +119,25 @@ static int parse(cli_t *c, int argc, char **argv, int *out_argc, char **out_argv
 	}
 	*out_argc = n;
 	return c->target ? 0 : -1;
+}
+
+/* With --token: may it replay the notebook (at the branch named)? */
+static bool authorized(const cli_t *c)
+{
+	char path[STORE_MAX_PATH + 1], *at;
+	policy_resource_t res = { .path = path };
+
+	if (!c->token)
+		return true;
+	snprintf(path, sizeof path, "%s", c->target);
+	at = strrchr(path, '@');
+	if (at) {
+		*at = '\0';
+		if (store_check_version_id(at + 1, NULL) != 0)
+			res.branch = at + 1;
+	}
+	return cli_policy_authorize(c->app.cfg.state, c->app.cfg.policy_file, c->token, "replay",
+				    POLICY_REPLAY, &res);
 }
 
 /* NOTEBOOK[@VERSION|@BRANCH] to a version id. */
@@ -243,6 +270,10 @@ int cli_replay_main(int argc, char **argv)
 	uv_signal_init(c.app.loop, &c.sigint);
 	c.sigint.data = &c;
 	uv_signal_start(&c.sigint, on_sigint, SIGINT);
+	if (!authorized(&c)) {
+		rc = 3;
+		goto out;
+	}
 	if (app_store_open(&c.app, &err) || resolve(&c, version, &err) ||
 	    app_kernels_start(&c.app, runtime_dir, &err)) {
 		fprintf(stderr, "cellgate replay: %s\n", err.msg);

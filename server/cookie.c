@@ -219,6 +219,63 @@ bool cookie_login_verify(const uint8_t key[COOKIE_KEY_LEN], const char *value, l
 	return issued <= now + 60 && now - issued <= max_age;
 }
 
+/* --- the capability cookie ---------------------------------------------------- */
+
+/* Token characters a cookie value may hold as they are (RFC 6265 cookie-octet). */
+static bool is_cookie_safe(const char *s)
+{
+	for (; *s; s++)
+		if (*s <= ' ' || *s >= 0x7f || *s == '"' || *s == ',' || *s == ';' || *s == '\\')
+			return false;
+	return true;
+}
+
+int cookie_cap_sign(const uint8_t key[COOKIE_KEY_LEN], long long issued, const char *token,
+		    char out[COOKIE_VALUE_MAX])
+{
+	char mac[MAC_HEX + 1];
+	int n;
+
+	if (issued < 0 || !token || !*token || strlen(token) > COOKIE_CAP_TOKEN_MAX ||
+	    !is_cookie_safe(token))
+		return CG_EINVAL;
+	n = snprintf(out, COOKIE_VALUE_MAX, "2.%lld.%s", issued, token);
+	mac_hex(key, out, (size_t)n, mac);
+	snprintf(out + n, COOKIE_VALUE_MAX - (size_t)n, ".%s", mac);
+	return 0;
+}
+
+const char *cookie_cap_verify(const uint8_t key[COOKIE_KEY_LEN], const char *value, long long now,
+			      long long max_age, char *token, size_t n)
+{
+	const char *mac, *tok;
+	char expect[MAC_HEX + 1], *end;
+	long long issued;
+	size_t len, tlen;
+
+	if (!value || strncmp(value, "2.", 2) != 0 || value[2] < '0' || value[2] > '9')
+		return NULL;
+	len = strlen(value);
+	if (len < 2 + 1 + 1 + 1 + 1 + MAC_HEX || len >= COOKIE_VALUE_MAX)
+		return NULL;
+	mac = value + len - MAC_HEX;
+	if (mac[-1] != '.' || !all_hex(mac, MAC_HEX))
+		return NULL;
+	errno = 0;
+	issued = strtoll(value + 2, &end, 10);
+	if (errno || *end != '.' || end + 1 >= mac - 1)
+		return NULL;
+	tok = end + 1;
+	tlen = (size_t)(mac - 1 - tok);
+	mac_hex(key, value, (size_t)(mac - 1 - value), expect);
+	if (CRYPTO_memcmp(expect, mac, MAC_HEX) != 0 || issued > now + 60 ||
+	    now - issued > max_age || tlen >= n)
+		return NULL;
+	memcpy(token, tok, tlen);
+	token[tlen] = '\0';
+	return token;
+}
+
 void cookie_login_name(const char *host, char out[COOKIE_NAME_MAX])
 {
 	size_t n = strlen("cellgate-");

@@ -6,7 +6,15 @@
  * of "1.<issued>.<nonce>" under the login key. The login key is derived
  * from the cookie secret (STATE/cookie_secret, 0600, outside the
  * workspace) and the token, so a new token makes every cookie signed under
- * the old one worthless, and deleting the file does the same.
+ * the old one worthless, and deleting the file does the same. That cookie
+ * stands for the server's token (root).
+ *
+ * A capability token (policy/) earns a cookie of its own instead:
+ * "2.<issued>.<token>.<mac>", the HMAC over "2.<issued>.<token>" under the
+ * same key. It carries the token itself, so the browser's requests are
+ * exactly as narrow as the token, and the server verifies the token again
+ * on every request (expiry, a removed principal). The MAC only says this
+ * server issued it, so a cookie planted by another site is refused.
  */
 #ifndef CELLGATE_COOKIE_H
 #define CELLGATE_COOKIE_H
@@ -48,6 +56,20 @@ int cookie_login_sign(const uint8_t key[COOKIE_KEY_LEN], long long issued,
  * (nor issued in the future); the MAC is compared in constant time. */
 bool cookie_login_verify(const uint8_t key[COOKIE_KEY_LEN], const char *value, long long now,
 			 long long max_age);
+
+/* A capability token longer than this earns no cookie: browsers keep
+ * 4096 bytes of name and value at most. The page still holds the token. */
+#define COOKIE_CAP_TOKEN_MAX 3000
+#define COOKIE_VALUE_MAX (COOKIE_CAP_TOKEN_MAX + 128)
+
+/* A capability cookie value for token (printable, no ';' ',' or space),
+ * issued at `issued`; CG_EINVAL when the token cannot be one. */
+int cookie_cap_sign(const uint8_t key[COOKIE_KEY_LEN], long long issued, const char *token,
+		    char out[COOKIE_VALUE_MAX]);
+/* The token in a capability cookie value signed under key and not older
+ * than max_age at now, copied to token (size n); NULL otherwise. */
+const char *cookie_cap_verify(const uint8_t key[COOKIE_KEY_LEN], const char *value, long long now,
+			      long long max_age, char *token, size_t n);
 
 /*
  * The login cookie's name for the Host a request came to: "cellgate-" and

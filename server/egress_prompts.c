@@ -19,6 +19,7 @@
 #include "egress_broker.h"
 #include "handlers.h"
 #include "kernel_start.h"
+#include "recorder.h"
 
 static int ask(void *arg, const char *kernel_id, const char *effect, const char *request,
 	       char *id, size_t id_size, char *why, size_t why_size)
@@ -28,7 +29,7 @@ static int ask(void *arg, const char *kernel_id, const char *effect, const char 
 	policy_resource_t res = { 0 };
 	policy_effect_ask_t q = { 0 };
 	const policy_prompt_t *p;
-	char path[CPATH_MAX], detail[1400], execution[128] = "";
+	char path[CPATH_MAX], detail[1400], execution[128] = "", cell[256] = "";
 	const char *principal = "server-token", *token_id = "";
 	err_t err = { 0 };
 
@@ -44,6 +45,7 @@ static int ask(void *arg, const char *kernel_id, const char *effect, const char 
 	q.effect = effect;
 	q.kernel = kernel_id;
 	q.execution = execution[0] ? execution : NULL;
+	q.cell = recorder_cell_id(app->recorder, k, execution, cell, sizeof cell) ? cell : NULL;
 	q.path = res.path;
 	q.request = request;
 	p = policy_prompts_ask_effect(app->prompts, &q, util_unix_time(), &err);

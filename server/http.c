@@ -54,6 +54,7 @@ struct http_req {
 	kv_t *out_headers;
 	size_t n_out_headers;
 	policy_cap_t *cap;
+	bool cap_by_cookie; /* the capability came with the login cookie, not a token */
 };
 
 /* --- accessors ---------------------------------------------------------- */
@@ -129,6 +130,18 @@ void http_set_cap(http_req_t *r, policy_cap_t *cap)
 {
 	policy_cap_unref(&r->cap);
 	r->cap = cap;
+	r->cap_by_cookie = false;
+}
+
+void http_set_cap_by_cookie(http_req_t *r, policy_cap_t *cap)
+{
+	http_set_cap(r, cap);
+	r->cap_by_cookie = true;
+}
+
+bool http_cap_is_by_cookie(const http_req_t *r)
+{
+	return r->cap && r->cap_by_cookie;
 }
 
 json_t *http_body_json(http_req_t *r)
@@ -531,6 +544,7 @@ void http_copy_request_headers(http_req_t *r, struct lws *wsi)
 	copy_header(r, wsi, WSI_TOKEN_PROTOCOL, "sec-websocket-protocol");
 	copy_custom_header(r, wsi, "x-xsrftoken:", "x-xsrftoken");
 	copy_custom_header(r, wsi, "x-cellgate-parent:", "x-cellgate-parent");
+	copy_custom_header(r, wsi, "last-event-id:", "last-event-id");
 	copy_header(r, wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING, "transfer-encoding");
 }
 

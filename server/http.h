@@ -56,6 +56,10 @@ app_t *http_app(const http_req_t *req);
 policy_cap_t *http_cap(const http_req_t *req);
 /* Gives req the capability (steals the reference; replaces any before). */
 void http_set_cap(http_req_t *req, policy_cap_t *cap);
+/* The same for a capability a login cookie carried (auth.c): the request
+ * still counts as cookie-authenticated (XSRF, Origin). */
+void http_set_cap_by_cookie(http_req_t *req, policy_cap_t *cap);
+bool http_cap_is_by_cookie(const http_req_t *req);
 /* True for NULL (absent), JSON null and strings: what an optional string
  * field of a request body may be. */
 bool json_is_optional_string(const json_t *v);

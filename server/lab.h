@@ -43,8 +43,15 @@ void lab_send_file(http_req_t *req, const char *sub, const char *rel);
  * err set: CG_ENOTFOUND, CG_EINVAL, CG_EDENIED, CG_ETOOBIG, CG_ESYS. */
 char *lab_read_file(const char *dir, const char *rel, size_t *len, err_t *err);
 
-/* STATE/lab/<sub>, created (0700) if missing; the caller frees it. */
-char *lab_state_dir(const app_t *app, const char *sub, err_t *err);
+/*
+ * The request's user's own JupyterLab state (settings, workspaces),
+ * created (0700) if missing; the caller frees it. The server's token (and
+ * its login cookie) keeps STATE/lab/<sub>; a capability token's principal
+ * STATE/lab/principals/p-<name>/<sub>, so one principal's settings and
+ * workspaces are never another's (the "p-" keeps a name such as ".."
+ * a plain folder name).
+ */
+char *lab_user_dir(http_req_t *req, const char *sub, err_t *err);
 
 /* Writes data to dir/rel atomically (a temporary file renamed over it),
  * creating rel's parent folders beneath dir. */

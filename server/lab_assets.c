@@ -218,20 +218,42 @@ void lab_send_file(http_req_t *req, const char *sub, const char *rel)
 	free(data);
 }
 
-char *lab_state_dir(const app_t *app, const char *sub, err_t *err)
+/* Creates each folder of path below the state directory (0700). */
+static int make_state_dirs(const char *state, char *path, err_t *err)
 {
-	char path[PATH_MAX];
+	for (char *s = path + strlen(state) + 1;; s++) {
+		char *slash = strchr(s, '/');
 
-	snprintf(path, sizeof path, "%s/lab", app->cfg.state);
-	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-		err_set(err, CG_ESYS, "cannot create the lab state directory: %s", strerror(errno));
+		if (slash)
+			*slash = '\0';
+		if (mkdir(path, 0700) != 0 && errno != EEXIST)
+			return err_set(err, CG_ESYS, "cannot create the lab state directory: %s",
+				       strerror(errno));
+		if (!slash)
+			return 0;
+		*slash = '/';
+		s = slash;
+	}
+}
+
+char *lab_user_dir(http_req_t *req, const char *sub, err_t *err)
+{
+	const app_t *app = http_app(req);
+	const policy_cap_t *cap = http_cap(req);
+	char path[PATH_MAX];
+	int n;
+
+	if (cap && !policy_cap_is_root(cap))
+		n = snprintf(path, sizeof path, "%s/lab/principals/p-%s/%s", app->cfg.state,
+			     policy_cap_principal(cap), sub);
+	else
+		n = snprintf(path, sizeof path, "%s/lab/%s", app->cfg.state, sub);
+	if (n < 0 || (size_t)n >= sizeof path) {
+		err_set(err, CG_EINVAL, "the state directory's path is too long");
 		return NULL;
 	}
-	snprintf(path, sizeof path, "%s/lab/%s", app->cfg.state, sub);
-	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-		err_set(err, CG_ESYS, "cannot create the lab state directory: %s", strerror(errno));
+	if (make_state_dirs(app->cfg.state, path, err))
 		return NULL;
-	}
 	return strdup(path);
 }
 

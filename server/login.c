@@ -8,10 +8,11 @@
 #include "../common/buf.h"
 #include "app.h"
 #include "auth.h"
+#include "cookie.h"
 #include "form.h"
 #include "xsrf.h"
 
-#define FIELD_MAX 1024
+#define FIELD_MAX (COOKIE_CAP_TOKEN_MAX + 1)
 
 /* The page may style itself and post its form; nothing else. */
 #define LOGIN_CSP                                                                   \
@@ -88,9 +89,9 @@ void login_page(http_req_t *r)
 	login_next_sanitise(base, http_query(r, "next"), next, sizeof next);
 	switch (auth_identify(r)) {
 	case AUTH_TOKEN:
-		if (!auth_has_login_cookie(r) && t &&
-		    auth_is_server_token(http_app(r), t, strlen(t)))
-			auth_issue_login(r);
+		if (t && auth_token_is_live(http_app(r), t, strlen(t)) &&
+		    !auth_login_cookie_is_for(r, t))
+			auth_issue_login(r, t);
 		redirect(r, next);
 		return;
 	case AUTH_COOKIE:
@@ -135,13 +136,14 @@ void login_submit(http_req_t *r)
 	token = field(r, "password", pw, sizeof pw);
 	if (!token || !*token)
 		token = field(r, "token", pw, sizeof pw);
-	if (!token || !auth_is_server_token(http_app(r), token, strlen(token))) {
+	/* the server's token, or a capability token: each earns its own cookie */
+	if (!token || !auth_token_is_live(http_app(r), token, strlen(token))) {
 		explicit_bzero(pw, sizeof pw);
 		render_form(r, 403, next, xsrf_cookie(r, xsrf), "Invalid token.");
 		return;
 	}
+	auth_issue_login(r, token);
 	explicit_bzero(pw, sizeof pw);
-	auth_issue_login(r);
 	redirect(r, next);
 }
 

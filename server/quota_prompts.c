@@ -11,6 +11,7 @@
 #include "contents_path.h"
 #include "handlers.h"
 #include "kernel_start.h"
+#include "recorder.h"
 
 /* A cell held on its prompt. */
 typedef struct quota_wait {
@@ -44,7 +45,7 @@ bool quota_prompts_on_cell_quota(void *arg, kernel_t *k)
 	policy_resource_t res = { 0 };
 	policy_effect_ask_t q = { 0 };
 	const policy_prompt_t *p;
-	char path[CPATH_MAX], execution[128] = "", effect[128], request[200], detail[600];
+	char path[CPATH_MAX], execution[128] = "", cell[256] = "", effect[128], request[200], detail[600];
 	quota_wait_t *w;
 	json_t *model;
 	err_t err = { 0 };
@@ -76,6 +77,7 @@ bool quota_prompts_on_cell_quota(void *arg, kernel_t *k)
 	q.effect = effect;
 	q.kernel = kernel_id(k);
 	q.execution = execution[0] ? execution : NULL;
+	q.cell = recorder_cell_id(app->recorder, k, execution, cell, sizeof cell) ? cell : NULL;
 	q.path = res.path;
 	q.request = request;
 	p = policy_prompts_ask_effect(app->prompts, &q, util_unix_time(), &err);

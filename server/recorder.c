@@ -817,6 +817,24 @@ static pending_t *pending_new(recorder_t *r, ktrack_t *t, kernel_t *k, const kcl
 	return p;
 }
 
+bool recorder_cell_id(const recorder_t *r, const kernel_t *k, const char *msg_id, char *out,
+		      size_t size)
+{
+	ktrack_t *t = r && msg_id && *msg_id ? track_find((recorder_t *)r, k) : NULL;
+	const char *cell;
+
+	for (pending_t *p = t ? t->pending : NULL; p; p = p->next) {
+		if (strcmp(p->msg_id, msg_id) != 0)
+			continue;
+		cell = json_string_value(json_object_get(p->rec, "cell_id"));
+		if (!cell || !*cell)
+			return false;
+		snprintf(out, size, "%s", cell);
+		return true;
+	}
+	return false;
+}
+
 void recorder_denied(recorder_t *r, kernel_t *k, const kclient_t *c, const wire_msg_t *msg,
 		     const char *why)
 {

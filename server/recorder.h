@@ -42,6 +42,11 @@ bool recorder_is_settling(const recorder_t *r, const char *path);
  * its code kept, no outputs (NULL r: nothing). */
 void recorder_denied(recorder_t *r, kernel_t *k, const kclient_t *c, const wire_msg_t *msg,
 		     const char *why);
+/* The cellId (the client's word) of the execute_request msg_id that kernel
+ * k runs, copied to out; false when it is not known (no such request in
+ * flight, none given, or no recorder). */
+bool recorder_cell_id(const recorder_t *r, const kernel_t *k, const char *msg_id, char *out,
+		      size_t size);
 /* Finishes the last batch and frees the recorder (the loop must still run
  * for the worker's completion; this waits for it). */
 void recorder_free(recorder_t **self_p);

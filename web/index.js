@@ -28,6 +28,10 @@ async function main() {
 				plugins.push(plugin);
 		}
 	}
+	// cellgate's own: prompts as notifications with their answers (prompts.js)
+	const prompts = (await import('./prompts.js')).default;
+	if (!PageConfig.Extension.isDisabled(prompts.id))
+		plugins.push(prompts);
 	const mimes = [];
 	for (const mod of mimeExtensions) {
 		const exported = mod.default;

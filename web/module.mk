@@ -12,7 +12,7 @@
 
 LAB_OUT      := build/lab
 LAB_STAMP    := $(LAB_OUT)/build.json
-LAB_SRCS     := web/package.json web/package-lock.json web/index.js web/build.mjs \
+LAB_SRCS     := web/package.json web/package-lock.json web/index.js web/prompts.js web/build.mjs \
                 web/webpack.config.cjs
 WEB_MODULES  := web/node_modules/.package-lock.json
 BROWSER_MODULES := tests/browser/node_modules/.package-lock.json
@@ -36,8 +36,10 @@ lab: $(LAB_STAMP)
 # the native kernels), one browser session against it.
 browser-test: $(BIN) $(LAB_STAMP) $(BROWSER_MODULES) $(PARI_KSPEC_FILES) $(GAP_KSPEC_FILES)
 	@echo "== browser-test: JupyterLab in Chromium against $(BIN)"
-	@CELLGATE_BIN=$(BIN) BROWSER_TIMEOUT=$(BROWSER_TIMEOUT) timeout --kill-after=15 $$(( $(BROWSER_TIMEOUT) + 90 )) \
+	@CELLGATE_BIN=$(BIN) BROWSER_TIMEOUT=$(BROWSER_TIMEOUT) CELLGATE_POLICY=$(abspath tests/browser/policy.json) \
+	  timeout --kill-after=15 $$(( $(BROWSER_TIMEOUT) + 90 )) \
 	  /usr/bin/python3 tests/integration/py/serve.py --native pari --native gap \
+	    --server-arg=--policy --server-arg=$(abspath tests/browser/policy.json) \
 	    --timeout $$(( $(BROWSER_TIMEOUT) + 30 )) -- node tests/browser/lab.test.mjs
 
 EXTRA_ALL   += $(LAB_STAMP)

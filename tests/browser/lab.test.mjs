@@ -9,14 +9,19 @@
 //   BROWSER_TIMEOUT                seconds for the whole session (900)
 //   STEP_TIMEOUT                   seconds one step may wait (120)
 //   CHROMIUM                       the browser (default /usr/bin/chromium)
+//   CELLGATE_BIN, CELLGATE_STATE,  to mint the agent's token (the server runs
+//   CELLGATE_POLICY                with --policy CELLGATE_POLICY)
 //
 // Steps: open /lab?token=..., create a Python notebook from the launcher,
 // run a cell that prints and one that returns a value, render Markdown with
 // a LaTeX formula (MathJax), save, reload and find the notebook with its
 // outputs, restart the kernel from the Kernel menu, then a notebook in each
 // native kernel (PARI/GP, GAP) running a cell, switching to the dark theme
-// on the way. Any browser console error,
+// on the way; and a prompt: an agent (tests/browser/policy.json) must ask
+// to write a file, the prompt appears in the page as a notification, and
+// its "Allow once" button lets the agent's write through. Any browser console error,
 // uncaught page error, or response with status 404 or >= 500 fails the run.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -143,6 +148,47 @@ async function outputOf(cell, text) {
 	return out;
 }
 
+// An agent whose writes need a person's approval asks to write a file: the
+// server answers 202 with a pending prompt, the page (logged in with the
+// server's token, which may answer any prompt) shows it as a notification,
+// and its "Allow once" button lets the agent's next identical write through.
+async function approvePrompt(page) {
+	const policy = process.env.CELLGATE_POLICY, state = process.env.CELLGATE_STATE;
+	if (!policy || !state)
+		throw new Error('set CELLGATE_POLICY and CELLGATE_STATE (or run `make browser-test`)');
+	log('an agent asks to write; approve it from the notification');
+	const bin = process.env.CELLGATE_BIN || path.join(repo, 'bin', 'cellgate');
+	const bot = execFileSync(bin, ['token', 'mint', '--principal', 'bot', '--policy', policy,
+		'--state', state]).toString().trim();
+	const write = () => fetch(`${base}/api/contents/asked.txt`, {
+		method: 'PUT',
+		headers: { Authorization: `token ${bot}`, 'Content-Type': 'application/json' },
+		body: JSON.stringify({ type: 'file', format: 'text', content: 'approved in the browser' }),
+	});
+	let r = await write();
+	const asked = await r.json();
+	if (r.status !== 202 || asked.status !== 'pending')
+		throw new Error(`the agent's write was not held for a prompt: HTTP ${r.status} ${JSON.stringify(asked)}`);
+	const toast = page.locator('.Toastify__toast', { hasText: 'bot asks: write' });
+	await toast.waitFor();
+	await page.waitForTimeout(800); // the toast slides in
+	await shot(page, 'prompt');
+	await toast.getByRole('button', { name: 'Allow once' }).click();
+	await toast.waitFor({ state: 'detached' });
+	const state_of = async () => (await (await fetch(`${base}/api/cellgate/prompts/${asked.prompt.id}`, {
+		headers: { Authorization: `token ${token}` },
+	})).json()).state;
+	for (const end = Date.now() + WAIT; (await state_of()) !== 'allowed_once';
+		await new Promise(res => setTimeout(res, 300))) {
+		if (Date.now() > end)
+			throw new Error(`the prompt was not answered from the page: ${await state_of()}`);
+	}
+	r = await write();
+	if (r.status !== 201 && r.status !== 200)
+		throw new Error(`the approved write failed: HTTP ${r.status} ${await r.text()}`);
+	log('the agent\'s write went through once a person allowed it in the page');
+}
+
 async function main() {
 	fs.rmSync(shots, { recursive: true, force: true });
 	fs.mkdirSync(shots, { recursive: true });
@@ -254,6 +300,8 @@ async function main() {
 				throw new Error(`the theme setting was not saved: ${JSON.stringify(themes.settings)}`);
 		}
 		await shot(page, 'dark-theme');
+
+		await approvePrompt(page);
 
 		for (const [title, code, expect] of [
 			['PARI/GP', 'factor(2^64 + 1)', '274177'],

@@ -181,6 +181,55 @@ static void test_cookie_sign_verify(void **state)
 	assert_false(cookie_login_verify(key, "token-one", now, COOKIE_LOGIN_MAX_AGE));
 }
 
+static void test_cap_cookie_sign_verify(void **state)
+{
+	static const char tok[] = "cg1.AQAHcGF0OjEyMwEACmFjdGlvbj1yZWFkXyw-";
+	uint8_t key[COOKIE_KEY_LEN], other[COOKIE_KEY_LEN];
+	char v[COOKIE_VALUE_MAX], w[COOKIE_VALUE_MAX + 2], out[COOKIE_CAP_TOKEN_MAX + 1];
+	char *long_tok = malloc(COOKIE_CAP_TOKEN_MAX + 2);
+	long long now = 1800000000;
+
+	(void)state;
+	key_for("token-one", key);
+	assert_int_equal(cookie_cap_sign(key, now, tok, v), 0);
+	assert_non_null(cookie_cap_verify(key, v, now, COOKIE_LOGIN_MAX_AGE, out, sizeof out));
+	assert_string_equal(out, tok);
+	/* a root cookie's verifier does not take it, nor the other way round */
+	assert_false(cookie_login_verify(key, v, now, COOKIE_LOGIN_MAX_AGE));
+	assert_int_equal(cookie_login_sign(key, now, w), 0);
+	assert_null(cookie_cap_verify(key, w, now, COOKIE_LOGIN_MAX_AGE, out, sizeof out));
+	/* every byte matters, the token's included */
+	for (size_t i = 0; v[i]; i++) {
+		memcpy(w, v, sizeof v);
+		w[i] = (char)(w[i] == '1' ? '2' : w[i] == 'a' ? 'b' : w[i] == '.' ? '-' : '1');
+		if (cookie_cap_verify(key, w, now, COOKIE_LOGIN_MAX_AGE, out, sizeof out))
+			fail_msg("accepted %s with byte %zu changed", w, i);
+	}
+	/* another server's key; too old; from the future; too small a buffer */
+	key_for("token-two", other);
+	assert_null(cookie_cap_verify(other, v, now, COOKIE_LOGIN_MAX_AGE, out, sizeof out));
+	assert_null(cookie_cap_verify(key, v, now + COOKIE_LOGIN_MAX_AGE + 1, COOKIE_LOGIN_MAX_AGE,
+				      out, sizeof out));
+	assert_null(cookie_cap_verify(key, v, now - 3600, COOKIE_LOGIN_MAX_AGE, out, sizeof out));
+	assert_null(cookie_cap_verify(key, v, now, COOKIE_LOGIN_MAX_AGE, out, 8));
+	/* tokens a cookie cannot carry: empty, with separators, too long */
+	assert_int_equal(cookie_cap_sign(key, now, "", v), CG_EINVAL);
+	assert_int_equal(cookie_cap_sign(key, now, "cg1.a;b", v), CG_EINVAL);
+	assert_int_equal(cookie_cap_sign(key, now, "cg1.a b", v), CG_EINVAL);
+	assert_non_null(long_tok);
+	memset(long_tok, 'a', COOKIE_CAP_TOKEN_MAX + 1);
+	long_tok[COOKIE_CAP_TOKEN_MAX + 1] = '\0';
+	assert_int_equal(cookie_cap_sign(key, now, long_tok, v), CG_EINVAL);
+	long_tok[COOKIE_CAP_TOKEN_MAX] = '\0';
+	assert_int_equal(cookie_cap_sign(key, now, long_tok, v), 0);
+	assert_non_null(cookie_cap_verify(key, v, now, COOKIE_LOGIN_MAX_AGE, out, sizeof out));
+	free(long_tok);
+	/* garbage */
+	assert_null(cookie_cap_verify(key, NULL, now, COOKIE_LOGIN_MAX_AGE, out, sizeof out));
+	assert_null(cookie_cap_verify(key, "2.", now, COOKIE_LOGIN_MAX_AGE, out, sizeof out));
+	assert_null(cookie_cap_verify(key, "2.1..", now, COOKIE_LOGIN_MAX_AGE, out, sizeof out));
+}
+
 static void test_cookie_secret_file(void **state)
 {
 	char dir[] = "/tmp/cg-login-unit-XXXXXX", path[128];
@@ -313,6 +362,7 @@ int main(void)
 		cmocka_unit_test(test_next_base_url),
 		cmocka_unit_test(test_next_kept),
 		cmocka_unit_test(test_cookie_sign_verify),
+		cmocka_unit_test(test_cap_cookie_sign_verify),
 		cmocka_unit_test(test_cookie_secret_file),
 		cmocka_unit_test(test_cookie_get_and_name),
 		cmocka_unit_test(test_host),

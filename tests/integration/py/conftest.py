@@ -179,10 +179,10 @@ def v1_unpack(data):
     return msg
 
 
-def make_msg(msg_type, content, session, channel="shell"):
+def make_msg(msg_type, content, session, channel="shell", metadata=None):
     return {"header": {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "username": "itest",
                        "session": session, "date": "", "version": "5.3"},
-            "parent_header": {}, "metadata": {}, "content": content,
+            "parent_header": {}, "metadata": metadata or {}, "content": content,
             "channel": channel, "buffers": []}
 
 
@@ -192,8 +192,8 @@ class KernelWS:
     def __init__(self, ws, session, subprotocol):
         self.ws, self.session, self.subprotocol = ws, session, subprotocol
 
-    def send(self, channel, msg_type, content):
-        msg = make_msg(msg_type, content, self.session, channel)
+    def send(self, channel, msg_type, content, metadata=None):
+        msg = make_msg(msg_type, content, self.session, channel, metadata)
         if self.subprotocol == V1:
             self.ws.send_binary(v1_pack(channel, msg))
         else:
@@ -568,11 +568,13 @@ class Server:
             assert not chosen, f"server chose subprotocol {chosen!r} though none was offered"
         return KernelWS(ws, session_id, chosen or None)
 
-    def execute(self, kernel_id, code, timeout=30, ws=None, allow_error=False, stop_on_error=True):
+    def execute(self, kernel_id, code, timeout=30, ws=None, allow_error=False, stop_on_error=True,
+                cell_id=None):
         """execute_request over the legacy protocol; collects iopub messages of
         this request until status idle and the execute_reply. Returns ExecResult.
         stop_on_error=False for a cell expected to fail (an interrupt): ipykernel
-        then does not abort what arrives right after its reply."""
+        then does not abort what arrives right after its reply. cell_id goes in
+        the request's metadata, as JupyterLab sends it."""
         own = ws is None
         if own:
             ws = self.ws_connect(kernel_id)
@@ -580,7 +582,8 @@ class Server:
             mid = ws.send("shell", "execute_request",
                           {"code": code, "silent": False, "store_history": True,
                            "user_expressions": {}, "allow_stdin": False,
-                           "stop_on_error": stop_on_error})
+                           "stop_on_error": stop_on_error},
+                          {"cellId": cell_id} if cell_id else None)
             reply, idle, msgs = None, False, []
             end = time.monotonic() + timeout
             while reply is None or not idle:

@@ -4,8 +4,9 @@ it, stop the server.
 
     /usr/bin/python3 tests/integration/py/serve.py [--reference] [--timeout S] -- CMD ARGS...
 
-The command gets CELLGATE_URL, CELLGATE_TOKEN, CELLGATE_PID, CELLGATE_PORT and
-CELLGATE_WORKSPACE in its environment. The exit status is the command's, or 1
+The command gets CELLGATE_URL, CELLGATE_TOKEN, CELLGATE_PID, CELLGATE_PORT,
+CELLGATE_WORKSPACE and CELLGATE_STATE in its environment; --server-arg=ARG
+(repeatable) adds ARG to cellgate's command line. The exit status is the command's, or 1
 when the server could not start or did not stop cleanly (SIGTERM, SIGKILL
 after CELLGATE_STOP_GRACE seconds, processes left behind), or 124 when the
 command ran out of time. Used by scripts/run-integration.sh and scripts/bench.sh.
@@ -36,6 +37,8 @@ def main():
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--native", action="append", default=[], metavar="KERNEL",
                     help="also serve this native kernel from build/ (repeatable)")
+    ap.add_argument("--server-arg", action="append", default=[], metavar="ARG",
+                    help="one more argument for the server (repeatable)")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     cmd = a.cmd[1:] if a.cmd[:1] == ["--"] else a.cmd
@@ -49,6 +52,7 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     srv = conftest.Server(a.reference)
+    srv.extra_args += a.server_arg
     for k in a.native:
         if not srv.install_native(k):
             print(f"serve: the {k} kernel is not built (make)", file=sys.stderr)
@@ -63,7 +67,8 @@ def main():
         if not a.quiet:
             print(f"serve: {name} pid {srv.pid} at {srv.url} (log {srv.log_path})", file=sys.stderr)
         env = dict(os.environ, CELLGATE_URL=srv.url, CELLGATE_TOKEN=srv.token, CELLGATE_PID=str(srv.pid),
-                   CELLGATE_PORT=str(srv.port), CELLGATE_WORKSPACE=srv.workspace)
+                   CELLGATE_PORT=str(srv.port), CELLGATE_WORKSPACE=srv.workspace,
+                   CELLGATE_STATE=srv.state or "")
         child = subprocess.Popen(cmd, env=env)
         try:
             rc = child.wait(a.timeout)

@@ -103,7 +103,8 @@ class Cell:
 
         def run():
             try:
-                self.out = s.execute(kid, code, timeout=240, ws=self.ws).stdout
+                self.out = s.execute(kid, code, timeout=240, ws=self.ws,
+                                     cell_id=f"cell-{page}").stdout
             except Exception as e:  # reported by result()
                 self.error = e
         self.t = threading.Thread(target=run, daemon=True)
@@ -260,10 +261,13 @@ class Events:
     """GET /api/cellgate/events read line by line by a plain HTTP client,
     in a thread: every event and comment, in order."""
 
-    def __init__(self, s, token, query=""):
+    def __init__(self, s, token, query="", last_event_id=None):
         self.c = http.client.HTTPConnection(s.host, s.port, timeout=300)
-        self.c.request("GET", "/api/cellgate/events" + query,
-                       headers={"Authorization": f"token {token}"})
+        headers = {"Authorization": f"token {token}"}
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = last_event_id
+        self.c.request("GET", "/api/cellgate/events" + query, headers=headers)
+        self.last_id = None
         self.r = self.c.getresponse()
         self.status = self.r.status
         self.headers = {k.lower(): v for k, v in self.r.getheaders()}
@@ -281,10 +285,14 @@ class Events:
                 line = line.decode().rstrip("\n")
                 if line.startswith(":"):
                     self.q.put(("comment", line))
+                elif line.startswith("id: "):
+                    self.last_id = line[4:]
                 elif line.startswith("event: "):
                     event = line[7:]
                 elif line.startswith("data: "):
-                    self.q.put((event, json.loads(line[6:])))
+                    data = json.loads(line[6:])
+                    data["_event_id"] = self.last_id
+                    self.q.put((event, data))
         except OSError:
             pass
         self.q.put(("closed", None))
@@ -345,6 +353,51 @@ def test_event_stream_pushes_prompts(aserver, service):  # noqa: F811
     short = Events(s, s.alice, "?duration=2")
     assert short.next(lambda k, v: k == "closed", timeout=30)
     for e in (alice, agent, carol, late):
+        e.close()
+    s.delete_kernel(kid)
+    assert s.alive()
+
+
+def test_event_stream_resumes_from_last_event_id(aserver, service):  # noqa: F811
+    """A client that reconnects with Last-Event-ID (as EventSource does)
+    hears what changed while it was away, settled prompts included, in
+    order; an id of another server run, or a malformed one, gets what is
+    pending, as a new client does."""
+    s = aserver
+    alice = Events(s, s.alice)
+    assert alice.next(lambda k, v: k == "comment")[1] == ": cellgate prompts"
+    kid = agent_kernel(s)
+    cell = Cell(s, kid, service, "resumed")
+    _, p = alice.next(lambda k, v: k == "prompt" and v.get("kernel") == kid)
+    # the prompt names the notebook cell (the request's cellId) beside the kernel
+    assert p["cell"] == "cell-resumed" and p["path"] == "nb", p
+    heard = p["_event_id"]
+    run, seq = heard.split("-")
+    assert int(seq) > 0, heard
+    alice.close()
+    # settled while nobody listens
+    assert answer(s, p["id"], "allow_once", s.alice).status_code == 200
+    assert cell.result() == "body " + BODY.decode()
+    back = Events(s, s.alice, last_event_id=heard)
+    _, missed = back.next(lambda k, v: k == "prompt")
+    assert (missed["id"], missed["state"]) == (p["id"], "used"), missed
+    r2, seq2 = missed["_event_id"].split("-")
+    assert r2 == run and int(seq2) > int(seq)
+    # the same through the query, for clients that cannot set the header
+    q = Events(s, s.alice, f"?last_event_id={heard}")
+    _, missed = q.next(lambda k, v: k == "prompt")
+    assert (missed["id"], missed["state"]) == (p["id"], "used"), missed
+    # nothing else was missed: the next item is the keep-alive, not a prompt
+    assert back.next(lambda k, v: k in ("comment", "prompt"), timeout=60) == ("comment", ": keep-alive")
+    # another run's id, a malformed one, one ahead of the count: only what is pending
+    for bad in (f"{int(run) + 1}-0", "x", f"{run}-999999", f"{run}--1"):
+        e = Events(s, s.alice, "?duration=2", last_event_id=bad)
+        assert e.status == 200
+        seen = []
+        e.next(lambda k, v: seen.append((k, v)) or k == "closed", timeout=30)
+        assert not [v for k, v in seen if k == "prompt" and v["state"] != "pending"], (bad, seen)
+        e.close()
+    for e in (back, q):
         e.close()
     s.delete_kernel(kid)
     assert s.alive()

@@ -492,18 +492,111 @@ def test_query_token_and_cli_attenuation_agree(pserver, pat):
     assert bad.returncode != 0
 
 
-def test_capability_token_earns_no_login_cookie(pserver, pat):
-    """The login cookie stands for the server's token (root): a capability
-    token in a page's URL must not turn into one, or a narrowed token would
-    widen itself to everything by way of the browser."""
-    t = attenuate(pat, "action=read")
-    r = requests.get(pserver.url + "/api/status", params={"token": t}, timeout=30,
-                     allow_redirects=False)
+def cookie_of(server):
+    """The login cookie's name for this server (cookie.h)."""
+    host = f"{server.host}:{server.port}"
+    return "cellgate-" + "".join(c if c.isalnum() else "-" for c in host)
+
+
+def test_capability_token_earns_its_own_cookie(pserver, world, pat):
+    """A capability token in a page's URL (or the login form) gives the
+    browser a cookie that carries that token: the browser's requests are
+    exactly as narrow as the token, never root, and the cookie of an
+    expired, tampered or foreign token is no credential."""
+    name = cookie_of(pserver)
+    t = attenuate(pat, "action=read", "path=m")
+    s = requests.Session()
+    r = s.get(pserver.url + "/lab", params={"token": t}, timeout=30, allow_redirects=False)
     assert r.status_code == 200
-    assert not any(c.name.startswith("cellgate-") for c in r.cookies), r.headers
+    cookie = s.cookies.get(name)
+    assert cookie and cookie.startswith("2.") and t in cookie, r.headers
+    assert "httponly" in r.headers["set-cookie"].lower()
+    # the page holds no token when it came with the cookie
+    r = s.get(pserver.url + "/lab", timeout=30, allow_redirects=False)
+    assert r.status_code == 200 and '"token": ""' in r.text.replace('":""', '": ""')
+    # with the cookie alone: reads inside the token's path, nothing else
+    assert s.get(pserver.url + "/api/contents/m/n.ipynb", timeout=30).status_code == 200
+    r = s.get(pserver.url + "/api/contents/agentdir", timeout=30)
+    assert r.status_code == 403 and "the token allows path m only" in r.json()["message"], r.text
+    me = s.get(pserver.url + "/api/me", timeout=30).json()
+    assert me["identity"]["username"] == "pat", me
+    # a write with the cookie needs the XSRF double submit, and then the token's action
+    xsrf = s.cookies.get("_xsrf")
+    body = {"type": "file", "format": "text", "content": "x"}
+    r = s.put(pserver.url + "/api/contents/m/x.txt", json=body, timeout=30)
+    assert r.status_code == 403 and "_xsrf" in r.json()["message"]
+    r = s.put(pserver.url + "/api/contents/m/x.txt", json=body, headers={"X-XSRFToken": xsrf},
+              timeout=30)
+    assert r.status_code == 403 and "needs write" in r.json()["message"], r.text
+    # the channels WebSocket with the cookie: the token has no execute
+    ws_url = pserver.url.replace("http", "ws", 1) + f"/api/kernels/{world['kernel']}/channels"
+    with pytest.raises(websocket.WebSocketBadStatusException) as e:
+        websocket.create_connection(ws_url, header=[f"Cookie: {name}={cookie}"], timeout=30)
+    assert e.value.status_code == 403
+    # a changed byte in the cookie, or a valid token in a cookie this server did not sign
+    for bad in (cookie[:-1] + ("0" if cookie[-1] != "0" else "1"),
+                cookie.replace(t, attenuate(pat, "action=read", "path=m", "branch=x"))):
+        r = requests.get(pserver.url + "/api/contents/m/n.ipynb", cookies={name: bad}, timeout=30)
+        assert r.status_code == 403, bad
+        r = requests.get(pserver.url + "/lab", cookies={name: bad}, timeout=30, allow_redirects=False)
+        assert r.status_code == 302 and "/login?next=" in r.headers["location"]
+    # an expired token's cookie is no credential: a page leads to the login form
+    soon = attenuate(pat, "action=read", f"expires={int(time.time()) + 2}")
+    s2 = requests.Session()
+    assert s2.get(pserver.url + "/api/status", params={"token": soon}, timeout=30).status_code == 200
+    assert s2.get(pserver.url + "/api/status", timeout=30).status_code == 200
+    time.sleep(3)
+    assert s2.get(pserver.url + "/api/status", timeout=30).status_code == 403
+    r = s2.get(pserver.url + "/lab", timeout=30, allow_redirects=False)
+    assert r.status_code == 302 and "/login?next=" in r.headers["location"]
+    # the login form takes a capability token too
+    s3 = requests.Session()
+    s3.get(pserver.url + "/login", timeout=30)
+    r = s3.post(pserver.url + "/login", data={"password": t, "_xsrf": s3.cookies.get("_xsrf")},
+                allow_redirects=False, timeout=30)
+    assert r.status_code == 302 and t in s3.cookies.get(name)
+    assert s3.get(pserver.url + "/api/contents/m/n.ipynb", timeout=30).status_code == 200
+    assert s3.get(pserver.url + "/api/contents/agentdir", timeout=30).status_code == 403
+    r = s3.post(pserver.url + "/login", data={"password": soon, "_xsrf": s3.cookies.get("_xsrf")},
+                allow_redirects=False, timeout=30)
+    assert r.status_code == 403 and "Invalid token" in r.text
     # the narrowed token is still narrowed when it comes in the query
     r = requests.put(pserver.url + "/api/contents/m/x.txt", params={"token": t}, timeout=30,
-                     json={"type": "file", "format": "text", "content": "x"})
+                     json=body)
+    assert r.status_code == 403
+
+
+def test_lab_settings_and_workspaces_are_each_principals_own(pserver, pat):
+    """JupyterLab's settings and workspaces belong to whoever saves them: a
+    principal's theme or layout is not the server token's, nor another
+    principal's."""
+    plugin = "@jupyterlab/apputils-extension:themes"
+    url = pserver.url + f"/lab/api/settings/{plugin}"
+    writer = attenuate(pat, "action=read,write")
+    raw = '{"theme": "JupyterLab Dark"}'
+    r = requests.put(url, json={"raw": raw}, headers={"Authorization": f"token {writer}"}, timeout=30)
+    assert r.status_code == 204, r.text
+    mine = requests.get(url, headers={"Authorization": f"token {pat}"}, timeout=30).json()
+    assert mine["settings"] == {"theme": "JupyterLab Dark"}
+    assert pserver.request("GET", f"/lab/api/settings/{plugin}").json()["settings"] == {}
+    bot = mint(pserver, "bot")
+    theirs = requests.get(url, headers={"Authorization": f"token {bot}"}, timeout=30).json()
+    assert theirs["settings"] == {}
+    # in the principal's own folder of the state directory
+    assert os.path.exists(os.path.join(pserver.state, "lab", "principals", "p-pat", "user-settings",
+                                       "@jupyterlab", "apputils-extension", "themes.jupyterlab-settings"))
+    # workspaces the same
+    ws = {"data": {"layout-restorer:data": {"main": {}}}, "metadata": {"id": "pats"}}
+    wurl = pserver.url + "/lab/api/workspaces/pats"
+    r = requests.put(wurl, json=ws, headers={"Authorization": f"token {writer}"}, timeout=30)
+    assert r.status_code == 204, r.text
+    got = requests.get(wurl, headers={"Authorization": f"token {pat}"}, timeout=30).json()
+    assert got["data"] == ws["data"]
+    assert "pats" not in pserver.request("GET", "/lab/api/workspaces").json()["workspaces"]["ids"]
+    assert pserver.request("GET", "/lab/api/workspaces/pats").json()["data"] == {}
+    # a token without write still may not save its own
+    reader = attenuate(pat, "action=read")
+    r = requests.put(url, json={"raw": "{}"}, headers={"Authorization": f"token {reader}"}, timeout=30)
     assert r.status_code == 403
 
 

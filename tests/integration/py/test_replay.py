@@ -108,6 +108,23 @@ def test_executed_notebook_replays_reproduced(server, notebook):
     p = cli(server, f"{nb.path}@{v}", "--json")
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["verdict"] == "reproduced"
+    # for a capability token the CLI needs replay on the notebook, as the API does
+    pol = os.path.join(server.tmp, "replay-policy.json")
+    with open(pol, "w") as f:
+        json.dump({"principals": {"rev": {"kind": "reviewer"}, "res": {"kind": "researcher"}}}, f)
+
+    def token(principal, *caveats):
+        args = [BIN, "token", "mint", "--principal", principal, "--policy", pol, "--state", server.state]
+        for c in caveats:
+            args += ["--caveat", c]
+        return subprocess.run(args, capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    p = cli(server, nb.path, "--token", token("res"), "--policy", pol)
+    assert p.returncode == 3 and "res needs replay on /" + nb.path in p.stderr, (p.returncode, p.stderr)
+    p = cli(server, nb.path, "--token", token("rev", "path=elsewhere"), "--policy", pol)
+    assert p.returncode == 3 and "the token allows path elsewhere only" in p.stderr, p.stderr
+    p = cli(server, f"{nb.path}@{v}", "--token", token("rev"), "--policy", pol, "--json")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["verdict"] == "reproduced"
 
 
 def test_edited_output_differs(server, notebook):
