@@ -12,6 +12,7 @@
  * quotes the JSON near the fault, which may be the value. Setting and
  * deleting are audited by name.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "../common/jparse.h"

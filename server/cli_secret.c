@@ -13,14 +13,13 @@
  */
 #include "cli_secret.h"
 
+#include <openssl/crypto.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
-
-#include <openssl/crypto.h>
 
 #include "../policy/audit.h"
 #include "../policy/secrets.h"

@@ -2,9 +2,9 @@
 #include "egress_broker.h"
 
 #include <arpa/inet.h>
-#include <openssl/crypto.h>
 #include <ctype.h>
 #include <limits.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
