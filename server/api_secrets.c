@@ -9,9 +9,10 @@
  * A value goes in and never comes out here: kernels read secrets through
  * the egress broker, one person's approval at a time (egress_broker.c).
  * The body is parsed here rather than with http_body_json, whose error
- * quotes the JSON near the fault, which may be the value. Setting and
- * deleting are audited by name.
+ * quotes the JSON near the fault, which may be the value, and the body is
+ * wiped once used. Setting and deleting are audited by name.
  */
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -90,6 +91,23 @@ static const char *body_value(http_req_t *req, json_t **body, size_t *len)
 	return json_string_value(v);
 }
 
+/* The request carried a value: its bytes, as received and as parsed, are
+ * wiped before they are freed with the request. The buffers are the
+ * request's own (malloc'd), handed out const only to keep handlers from
+ * changing them by mistake. */
+static void wipe(http_req_t *req, json_t *body)
+{
+	size_t n = 0;
+	char *data = (char *)http_body(req, &n);
+	json_t *v = json_object_get(body, "value");
+
+	if (n)
+		OPENSSL_cleanse(data, n);
+	if (json_is_string(v))
+		OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
+	json_decref(body);
+}
+
 static void put(http_req_t *req, const char *name)
 {
 	app_t *app = http_app(req);
@@ -102,15 +120,15 @@ static void put(http_req_t *req, const char *name)
 	err_t err = { 0 };
 
 	if (!s || !(value = body_value(req, &body, &len))) {
-		json_decref(body);
+		wipe(req, body);
 		return;
 	}
 	if (policy_secrets_set(s, name, value, len, who(req), &replaced, &err)) {
-		json_decref(body);
+		wipe(req, body);
 		http_respond_err(req, &err);
 		return;
 	}
-	json_decref(body);
+	wipe(req, body);
 	snprintf(res, sizeof res, "secret %s", name);
 	authz_audit(app, who(req), "admin", res, "allow", replaced ? "replaced its value"
 								   : "set a new secret");
