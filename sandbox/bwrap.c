@@ -179,6 +179,7 @@ char **sbx_bwrap_argv(const sbx_spec_t *s, err_t *err)
 		add3(&a, "--setenv", "https_proxy", num);
 		add3(&a, "--setenv", "NO_PROXY", "localhost,127.0.0.1,::1");
 		add3(&a, "--setenv", "no_proxy", "localhost,127.0.0.1,::1");
+		add3(&a, "--setenv", "CELLGATE_SECRETS_URL", SBX_SECRETS_URL);
 	}
 	add(&a, "--");
 	if (s->egress_relay && !s->is_plain) {

@@ -120,6 +120,12 @@ typedef struct sbx_spec {
 #define SBX_EGRESS_PORT 3128
 #define SBX_EGRESS_SOCKET_NAME "egress.sock"
 #define SBX_EGRESS_SOCKET SBX_KERNEL_DIR "/" SBX_EGRESS_SOCKET_NAME
+/* A name the broker answers itself, never resolved: GET
+ * SBX_SECRETS_URL "NAME" through the proxy reads the secret NAME once a
+ * person approves (server/egress_broker.c). The kernel finds it in
+ * CELLGATE_SECRETS_URL. */
+#define SBX_SECRETS_HOST "secrets.cellgate"
+#define SBX_SECRETS_URL "http://" SBX_SECRETS_HOST "/"
 
 typedef struct sbx sbx_t;
 

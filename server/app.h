@@ -35,6 +35,7 @@ struct app {
 	unsigned char login_key[32]; /* signs login cookies: auth_init, cookie.h */
 	policy_t *policy;        /* principals and the root key for capability tokens */
 	policy_audit_t *audit;   /* the audit log in the store file, opened on first use */
+	struct policy_secrets *secrets; /* STATE/secrets.sqlite, opened on first use (api_secrets.c) */
 	policy_prompts_t *prompts; /* side effects waiting for a person's answer */
 	struct prompt_waiter *prompt_waiters; /* requests waiting on prompts (api_prompts.c) */
 	struct event_client *event_clients; /* open event streams (api_events.c) */

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <limits.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include "../common/log.h"
 #include "../common/util.h"
+#include "../policy/secrets.h"
 #include "../sandbox/egress_policy.h"
 
 #define HEAD_MAX 16384          /* a proxy request's head */
@@ -64,6 +66,7 @@ typedef struct econn {
 	unsigned port;
 	bool is_connect;
 	bool is_held;      /* waiting for a person's answer to prompt */
+	char secret[SECRET_NAME_MAX + 1]; /* a secret's read (SBX_SECRETS_HOST): its name */
 	char prompt[40];
 	const egress_rule_t *rule; /* the ask rule that held it */
 	uint64_t up, down;
@@ -81,22 +84,27 @@ static void ekernel_unref(ekernel_t *ek);
 static ekernel_t *find(egress_broker_t *b, const char *id);
 static void conn_close(econn_t *c);
 static void on_client_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+static void effect_of(const econn_t *c, char *out, size_t size);
 
 /* --- decisions ------------------------------------------------------------- */
 
 static void record(econn_t *c, const char *verdict, const char *rule, const char *why)
 {
 	ekernel_t *ek = c->ek;
-	char when[ISO_TIME_LEN];
+	char when[ISO_TIME_LEN], effect[320];
 	json_t *d;
 
 	util_iso_time_now(when);
-	log_info("egress", "%.8s %s %s:%u %s: %s%s%s", ek->id, c->method[0] ? c->method : "?",
-		 c->host[0] ? c->host : "?", c->port, verdict, why, rule ? " by " : "",
-		 rule ? rule : "");
-	d = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s?, s:s}", "time", when, "method", c->method,
-		      "host", c->host, "port", (int)c->port, "decision", verdict, "rule", rule,
-		      "reason", why);
+	effect_of(c, effect, sizeof effect);
+	if (c->secret[0])
+		log_info("egress", "%.8s %s %s %s: %s", ek->id, c->method, effect, verdict, why);
+	else
+		log_info("egress", "%.8s %s %s:%u %s: %s%s%s", ek->id,
+			 c->method[0] ? c->method : "?", c->host[0] ? c->host : "?", c->port, verdict,
+			 why, rule ? " by " : "", rule ? rule : "");
+	d = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s?, s:s}", "time", when, "method",
+		      c->method, "host", c->host, "port", (int)c->port, "effect", effect,
+		      "decision", verdict, "rule", rule, "reason", why);
 	if (!d)
 		return;
 	if (ek->b->on_decision)
@@ -232,20 +240,12 @@ static void on_shutdown_close(uv_shutdown_t *req, int status)
 	conn_close(c);
 }
 
-/* Answers the client with an HTTP error and ends the connection. */
-static void answer(econn_t *c, int status, const char *title, const char *body)
+/* Ends the connection once what is queued to the client is written. */
+static void end_after_writes(econn_t *c)
 {
-	char head[512];
 	uv_shutdown_t *sd = calloc(1, sizeof *sd);
-	int n = snprintf(head, sizeof head,
-			 "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-			 "Content-Length: %zu\r\nX-Cellgate-Egress: %s\r\nConnection: close\r\n\r\n",
-			 status, title, strlen(body), status == 403 ? "denied" : "error");
 
-	uv_read_stop((uv_stream_t *)&c->client);
-	if (n < 0 || send_copy(c, (uv_stream_t *)&c->client, head, (size_t)n) ||
-	    send_copy(c, (uv_stream_t *)&c->client, body, strlen(body)) || !sd) {
-		free(sd);
+	if (!sd) {
 		conn_close(c);
 		return;
 	}
@@ -254,6 +254,24 @@ static void answer(econn_t *c, int status, const char *title, const char *body)
 		free(sd);
 		conn_close(c);
 	}
+}
+
+/* Answers the client with an HTTP error and ends the connection. */
+static void answer(econn_t *c, int status, const char *title, const char *body)
+{
+	char head[512];
+	int n = snprintf(head, sizeof head,
+			 "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+			 "Content-Length: %zu\r\nX-Cellgate-Egress: %s\r\nConnection: close\r\n\r\n",
+			 status, title, strlen(body), status == 403 ? "denied" : "error");
+
+	uv_read_stop((uv_stream_t *)&c->client);
+	if (n < 0 || send_copy(c, (uv_stream_t *)&c->client, head, (size_t)n) ||
+	    send_copy(c, (uv_stream_t *)&c->client, body, strlen(body))) {
+		conn_close(c);
+		return;
+	}
+	end_after_writes(c);
 }
 
 /* --- relaying ------------------------------------------------------------------ */
@@ -634,7 +652,10 @@ static void go_on(econn_t *c, const char *rule, const char *why)
 
 static void effect_of(const econn_t *c, char *out, size_t size)
 {
-	snprintf(out, size, "network %s:%u", c->host, c->port);
+	if (c->secret[0])
+		snprintf(out, size, "secret %s", c->secret);
+	else
+		snprintf(out, size, "network %s:%u", c->host, c->port);
 }
 
 static void audit(econn_t *c, const char *decision, const char *detail)
@@ -726,6 +747,8 @@ static void on_held_read(econn_t *c, ssize_t n, const uv_buf_t *buf)
 	free(buf->base);
 }
 
+static void settle_secret(econn_t *c, policy_prompt_t *p, const char *who);
+
 /* The held connection's prompt is settled: through, or refused. */
 static void settle(econn_t *c, policy_prompt_t *p)
 {
@@ -734,6 +757,10 @@ static void settle(econn_t *c, policy_prompt_t *p)
 
 	c->is_held = false;
 	uv_read_stop((uv_stream_t *)&c->client);
+	if (c->secret[0]) {
+		settle_secret(c, p, who);
+		return;
+	}
 	if (p && (p->state == PROMPT_ALLOWED_ONCE || p->state == PROMPT_ALLOWED_SESSION)) {
 		if (p->state == PROMPT_ALLOWED_SESSION) {
 			snprintf(key, sizeof key, "%s:%u", c->host, c->port);
@@ -795,20 +822,216 @@ void egress_broker_set_prompter(egress_broker_t *b, const egress_prompter_t *p)
 static bool token_allows(econn_t *c)
 {
 	const egress_prompter_t *pr = &c->ek->b->prompter;
-	char effect[300], why[512] = "", body[1400], detail[700];
+	char effect[300], why[512] = "", body[1400], detail[700], what[400];
 
-	snprintf(effect, sizeof effect, "net:%s:%u", c->host, c->port);
-	for (char *e = effect; *e; e++)
-		*e = (char)tolower((unsigned char)*e);
+	if (c->secret[0]) {
+		snprintf(effect, sizeof effect, "secret:%s", c->secret);
+		snprintf(what, sizeof what, "cellgate secrets: secret %s", c->secret);
+	} else {
+		snprintf(effect, sizeof effect, "net:%s:%u", c->host, c->port);
+		for (char *e = effect; *e; e++)
+			*e = (char)tolower((unsigned char)*e);
+		snprintf(what, sizeof what, "cellgate egress: %s %s:%u", c->method, c->host, c->port);
+	}
 	if (!pr->check || pr->check(pr->arg, c->ek->id, effect, why, sizeof why) == 0)
 		return true;
 	snprintf(detail, sizeof detail, "the token that started the kernel: %s", why);
 	record(c, "deny", NULL, detail);
-	snprintf(body, sizeof body, "cellgate egress: %s %s:%u is denied: the token that started "
-		 "this kernel does not allow %s: %s\n", c->method, c->host, c->port, effect, why);
+	snprintf(body, sizeof body, "%s is denied: the token that started this kernel does not "
+		 "allow %s: %s\n", what, effect, why);
 	answer(c, 403, "Forbidden", body);
 	return false;
 }
+
+/* --- secrets ------------------------------------------------------------------ */
+
+/*
+ * GET http://SBX_SECRETS_HOST/NAME from a kernel: the secret NAME, through
+ * a person. First the capability that started the kernel must allow
+ * secret:NAME, so a kernel that may not read a name does not learn whether
+ * it exists; then an unknown name is 404 without troubling anyone; then a
+ * prompt, every time, unless this kernel session already has an allow for
+ * the name. Nothing is resolved or connected; the value goes out in the
+ * answer only, and its buffers are wiped once written.
+ */
+
+static void on_secret_written(uv_write_t *w, int status)
+{
+	wreq_t *r = (wreq_t *)w;
+
+	OPENSSL_cleanse(r->buf.base, r->buf.len);
+	on_written(w, status);
+}
+
+/* Why a secret cannot be read, as the kernel is told (404, 403, 503). */
+static void refuse_secret(econn_t *c, int status, const char *title, const char *why)
+{
+	char body[1400], detail[1000];
+
+	snprintf(detail, sizeof detail, "%s %.300s: %s", c->method, c->target, why);
+	audit(c, "deny", detail);
+	record(c, "deny", NULL, why);
+	snprintf(body, sizeof body, "cellgate secrets: secret %s is denied: %s\n", c->secret, why);
+	if (status == 404)
+		snprintf(body, sizeof body, "cellgate secrets: %s\n", why);
+	answer(c, status, title, body);
+}
+
+/* The value, or its absence: 0, CG_ENOTFOUND, or another error. */
+static int secret_value(econn_t *c, char **value, size_t *len)
+{
+	const egress_prompter_t *pr = &c->ek->b->prompter;
+
+	*value = NULL;
+	*len = 0;
+	return pr->secret ? pr->secret(pr->arg, c->secret, value, len) : CG_ESTATE;
+}
+
+/* 200 text/plain with the value, then the end of the connection. */
+static void deliver(econn_t *c, const char *why)
+{
+	char head[400], detail[1000], why404[200], *value, *copy;
+	size_t len;
+	int n, rc = secret_value(c, &value, &len);
+
+	if (rc) {
+		/* deleted while its prompt waited */
+		snprintf(why404, sizeof why404, "there is no secret %s", c->secret);
+		refuse_secret(c, rc == CG_ENOTFOUND ? 404 : 503, rc == CG_ENOTFOUND ?
+			      "Not Found" : "Service Unavailable", rc == CG_ENOTFOUND ? why404 :
+			      "the secrets cannot be read now");
+		return;
+	}
+	record(c, "allow", NULL, why);
+	snprintf(detail, sizeof detail, "%s %.300s: given to the kernel, %s", c->method, c->target,
+		 why);
+	audit(c, "allow", detail);
+	n = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Type: text/plain; "
+		     "charset=utf-8\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
+		     "X-Cellgate-Secret: %s\r\nConnection: close\r\n\r\n", len, c->secret);
+	copy = malloc(len);
+	uv_read_stop((uv_stream_t *)&c->client);
+	if (copy)
+		memcpy(copy, value, len);
+	policy_secret_free(value, len);
+	if (!copy || send_copy(c, (uv_stream_t *)&c->client, head, (size_t)n) ||
+	    send_owned(c, (uv_stream_t *)&c->client, copy, len, on_secret_written)) {
+		conn_close(c);
+		return;
+	}
+	end_after_writes(c);
+}
+
+static void settle_secret(econn_t *c, policy_prompt_t *p, const char *who)
+{
+	char why[600], key[300];
+
+	if (p && (p->state == PROMPT_ALLOWED_ONCE || p->state == PROMPT_ALLOWED_SESSION)) {
+		if (p->state == PROMPT_ALLOWED_SESSION) {
+			snprintf(key, sizeof key, "secret:%s", c->secret);
+			json_object_set_new(c->ek->session_allows, key, json_string(p->id));
+			snprintf(why, sizeof why, "allowed for this kernel session by %s (prompt %s)",
+				 who, p->id);
+		} else {
+			p->state = PROMPT_USED;
+			snprintf(why, sizeof why, "allowed once by %s (prompt %s)", who, p->id);
+		}
+		deliver(c, why);
+		return;
+	}
+	if (p && p->state == PROMPT_TIMED_OUT)
+		snprintf(why, sizeof why, "prompt %s timed out: nobody answered it in time, which "
+			 "is a denial", c->prompt);
+	else if (p && p->state == PROMPT_DENIED)
+		snprintf(why, sizeof why, "%s answered prompt %s: deny", who, c->prompt);
+	else
+		snprintf(why, sizeof why, "prompt %s is gone", c->prompt);
+	refuse_secret(c, 403, "Forbidden", why);
+}
+
+/* The name from "http://host/NAME", or NULL after answering 400/405. */
+static const char *secret_name(econn_t *c)
+{
+	const char *path = c->is_connect ? NULL : strchr(c->target + 7, '/');
+	char why[200], body[600];
+
+	if (!path) {
+		record(c, "deny", NULL, "not a secret's URL");
+		answer(c, 400, "Bad Request", "cellgate secrets: read a secret with GET "
+		       SBX_SECRETS_URL "NAME (plain http through the proxy), not through CONNECT\n");
+		return NULL;
+	}
+	if (!policy_secret_name_ok(path + 1, why, sizeof why)) {
+		record(c, "deny", NULL, why);
+		snprintf(body, sizeof body, "cellgate secrets: %s: GET " SBX_SECRETS_URL "NAME\n",
+			 why);
+		answer(c, 400, "Bad Request", body);
+		return NULL;
+	}
+	if (strcmp(c->method, "GET") != 0) {
+		record(c, "deny", NULL, "a secret is read with GET");
+		answer(c, 405, "Method Not Allowed", "cellgate secrets: a secret is read with GET\n");
+		return NULL;
+	}
+	return path + 1;
+}
+
+static void secret_request(econn_t *c)
+{
+	const egress_prompter_t *pr = &c->ek->b->prompter;
+	const char *name = secret_name(c), *by;
+	char why[600], key[300], effect[320], request[400], *value;
+	size_t len;
+	int rc;
+
+	if (!name)
+		return;
+	snprintf(c->secret, sizeof c->secret, "%s", name);
+	/* a replay runs on what its replay granted: no secret is among that */
+	if (strcmp(c->ek->trust, "replay") == 0) {
+		refuse_secret(c, 403, "Forbidden", "a replay's kernel reads no secrets");
+		return;
+	}
+	if (!token_allows(c))
+		return;
+	rc = secret_value(c, &value, &len);
+	policy_secret_free(value, len);
+	if (rc) {
+		snprintf(why, sizeof why, "there is no secret %s", c->secret);
+		refuse_secret(c, rc == CG_ENOTFOUND ? 404 : 503, rc == CG_ENOTFOUND ? "Not Found"
+			      : "Service Unavailable", rc == CG_ENOTFOUND ? why
+			      : "the secrets cannot be read now");
+		return;
+	}
+	snprintf(key, sizeof key, "secret:%s", c->secret);
+	by = json_string_value(json_object_get(c->ek->session_allows, key));
+	if (by) {
+		snprintf(why, sizeof why, "allowed for this kernel session by prompt %s", by);
+		deliver(c, why);
+		return;
+	}
+	effect_of(c, effect, sizeof effect);
+	snprintf(request, sizeof request, "%s %.300s", c->method, c->target);
+	snprintf(why, sizeof why, "no prompts can be made here");
+	if (!pr->ask || pr->ask(pr->arg, c->ek->id, effect, request, c->prompt, sizeof c->prompt,
+				why, sizeof why) != 0) {
+		char none[700], body[900];
+
+		snprintf(none, sizeof none, "it needs a person's approval, and none can be asked: %s",
+			 why);
+		record(c, "deny", NULL, none);
+		snprintf(body, sizeof body, "cellgate secrets: secret %s is denied: %s\n", c->secret,
+			 none);
+		answer(c, 403, "Forbidden", body);
+		return;
+	}
+	c->is_held = true;
+	c->rule = NULL;
+	snprintf(why, sizeof why, "waiting for an answer to prompt %s", c->prompt);
+	record(c, "prompt", NULL, why);
+	uv_read_start((uv_stream_t *)&c->client, on_alloc, on_client_read);
+}
+
 
 static void decide(econn_t *c)
 {
@@ -823,6 +1046,11 @@ static void decide(econn_t *c)
 		record(c, "deny", NULL, bad);
 		snprintf(body, sizeof body, "cellgate egress: %s\n", bad);
 		answer(c, 400, "Bad Request", body);
+		return;
+	}
+	/* the server's own name for secrets: never looked up, never left */
+	if (strcasecmp(c->host, SBX_SECRETS_HOST) == 0) {
+		secret_request(c);
 		return;
 	}
 	/* a replay's kernel: what its replay granted, and no configured rule */

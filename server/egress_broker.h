@@ -22,6 +22,13 @@
  * prompt. Before an allow or an ask, the capability that started the kernel
  * must allow the effect net:host:port (a token's effect= caveats narrow
  * what the rules allow; they never widen it).
+ *
+ * A plain http:// request to SBX_SECRETS_HOST is a kernel reading a named
+ * secret: never resolved, never connected. The starting capability must
+ * allow secret:NAME (else 403 at once), an unknown name is 404, and
+ * otherwise the broker asks ("secret NAME"), every time unless the kernel
+ * session has an allow for that name: allowed, the held request is
+ * answered 200 with the value; denied or timed out, 403.
  */
 #ifndef CELLGATE_EGRESS_BROKER_H
 #define CELLGATE_EGRESS_BROKER_H
@@ -49,6 +56,10 @@ typedef struct egress_prompter {
 	/* The connection stopped waiting (the kernel's client gave up, or the
 	 * kernel is gone): its prompt is withdrawn. */
 	void (*withdraw)(void *arg, const char *kernel_id, const char *prompt_id, const char *why);
+	/* The secret name's value, for a kernel's read of SBX_SECRETS_URL "NAME"
+	 * (the broker wipes it with policy_secret_free): 0, CG_ENOTFOUND, or
+	 * another error when the secrets cannot be read. */
+	int (*secret)(void *arg, const char *name, char **value, size_t *len);
 	/* An audit entry in the name of the principal who started the kernel. */
 	void (*audit)(void *arg, const char *kernel_id, const char *effect, const char *decision,
 		      const char *detail);

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../common/log.h"
 #include "../common/util.h"
+#include "../policy/secrets.h"
 #include "authz.h"
 #include "contents_path.h"
 #include "egress_broker.h"
@@ -87,6 +89,18 @@ static void withdraw(void *arg, const char *kernel_id, const char *prompt_id, co
 	prompts_notify(app);
 }
 
+static int secret(void *arg, const char *name, char **value, size_t *len)
+{
+	err_t err = { 0 };
+	policy_secrets_t *s = app_secrets(arg, &err);
+
+	if (!s) {
+		log_warn("secrets", "cannot open the secrets: %s", err.msg);
+		return CG_ESTATE;
+	}
+	return policy_secrets_get(s, name, value, len, &err);
+}
+
 /* The starting token's effect= caveats (and its principal's "effects"). */
 static int check(void *arg, const char *kernel_id, const char *effect, char *why,
 		 size_t why_size)
@@ -106,7 +120,7 @@ static int check(void *arg, const char *kernel_id, const char *effect, char *why
 void egress_prompts_attach(app_t *app)
 {
 	egress_prompter_t pr = { .check = check, .ask = ask, .withdraw = withdraw, .audit = audit,
-				 .arg = app };
+				 .secret = secret, .arg = app };
 
 	egress_broker_set_prompter(app->egress, &pr);
 }

@@ -56,6 +56,11 @@ void api_audit_log(http_req_t *req);
 /* api_publications.c: publishing a version (decided by policy, maybe a prompt) */
 void api_publications(http_req_t *req);
 
+/* api_secrets.c: named secrets (admin); their values only go to kernels */
+void api_secrets(http_req_t *req);
+/* app->secrets, opened on first use; NULL with err when it cannot be */
+struct policy_secrets *app_secrets(app_t *app, err_t *err);
+
 /* api_events.c: Server-Sent Events of prompts */
 void api_events(http_req_t *req);
 /* Sends what changed in the prompts table to every stream; drops streams

@@ -14,6 +14,7 @@
 
 #include "../common/log.h"
 #include "../common/util.h"
+#include "../policy/secrets.h"
 #include "../sandbox/sandbox.h"
 #include "app.h"
 #include "app_kernels.h"
@@ -21,6 +22,7 @@
 #include "auth.h"
 #include "authz.h"
 #include "cli_policy.h"
+#include "cli_secret.h"
 #include "cli_replay.h"
 #include "handlers.h"
 #include "cli_store.h"
@@ -171,6 +173,7 @@ out:
 	egress_broker_free(&s.app.egress);
 	app_store_close(&s.app);
 	policy_audit_close(&s.app.audit);
+	policy_secrets_close(&s.app.secrets);
 	policy_close(&s.app.policy);
 	policy_prompts_free(&s.app.prompts);
 	quota_prompts_release(&s.app);
@@ -192,6 +195,7 @@ static void usage(void)
 			"       cellgate publish|publications ...            (publishing versions; --help)\n"
 			"       cellgate token mint|attenuate|inspect ...    (capability tokens; --help)\n"
 			"       cellgate audit verify|log ...                (the audit log; --help)\n"
+			"       cellgate secret set|list|delete ...          (named secrets; --help)\n"
 			"       cellgate replay NOTEBOOK[@VERSION|@BRANCH] [options]   (--help)\n");
 }
 
@@ -214,6 +218,8 @@ int main(int argc, char **argv)
 		return cli_store_main(argc - 1, argv + 1);
 	if (cli_policy_is_command(argv[1]))
 		return cli_policy_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "secret") == 0)
+		return cli_secret_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "replay") == 0)
 		return cli_replay_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

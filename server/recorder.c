@@ -996,6 +996,7 @@ static void on_effect(void *ctx, const char *kid, const json_t *d)
 {
 	recorder_t *r = ctx;
 	const char *host = json_string_value(json_object_get(d, "host")) ?: "";
+	const char *effect = json_string_value(json_object_get(d, "effect")) ?: "";
 	char dest[300];
 	json_t *effects;
 	pending_t *p = NULL;
@@ -1013,6 +1014,16 @@ static void on_effect(void *ctx, const char *kid, const json_t *d)
 	}
 	if (json_array_size(effects) >= MAX_EFFECTS) {
 		json_object_set_new(p->rec, "effects_truncated", json_true());
+		return;
+	}
+	/* a secret's read: its name, never its value (the broker has no other) */
+	if (strncmp(effect, "secret ", 7) == 0) {
+		json_array_append_new(effects, json_pack("{s:s, s:s, s:s?, s:O, s:O, s:O, s:O, s:s}",
+			"effect", "secret", "name", effect + 7, "method",
+			json_string_value(json_object_get(d, "method")), "decision",
+			json_object_get(d, "decision"), "rule", json_object_get(d, "rule") ?: json_null(),
+			"reason", json_object_get(d, "reason") ?: json_null(), "at",
+			json_object_get(d, "time") ?: json_null(), "decided_by", "policy"));
 		return;
 	}
 	json_array_append_new(effects, json_pack("{s:s, s:s, s:s?, s:O, s:O, s:O, s:O, s:s}",

@@ -61,6 +61,10 @@ const route_t routes[] = {
 	  RES_PROMPT },
 	{ GET, "/api/cellgate/egress", api_egress_get, false, R, RES_KERNEL },
 	{ GET, "/api/cellgate/audit", api_audit_log, false, POLICY_ADMIN, RES_SERVER },
+	/* secrets: names and values in, names out; values go to kernels only */
+	{ GET, "/api/cellgate/secrets", api_secrets, false, POLICY_ADMIN, RES_SERVER },
+	{ HTTP_PUT | HTTP_DELETE, "/api/cellgate/secrets/{name}", api_secrets, false, POLICY_ADMIN,
+	  RES_SERVER },
 	/* provenance is read as its notebook is; an execution record, a replay
 	 * and a version's reports are checked again on their notebook's path by
 	 * the handler, once it is known (as a new kernel is) */

@@ -248,6 +248,7 @@ static void test_argv_egress_relay(void **state)
 							   "https_proxy", NULL }; *n; n++)
 		MUST(v, "--setenv", *n, "http://127.0.0.1:3128");
 	MUST(v, "--setenv", "NO_PROXY", "localhost,127.0.0.1,::1");
+	MUST(v, "--setenv", "CELLGATE_SECRETS_URL", "http://secrets.cellgate/");
 	/* outside /tmp and /run the read-only root shows it: no bind of its own */
 	assert_int_equal(find(v, (const char *const[]){ "--ro-bind", spec.egress_relay, NULL }), -1);
 	sbx_argv_free(&v);

@@ -228,6 +228,12 @@ def recorded(s, w):
     return {k: w[k] for k in ("pv", "exec", "replay")}
 
 
+def fresh_secret(s, w):
+    name = "S_" + uuid.uuid4().hex[:6]
+    root(s, "PUT", f"/api/cellgate/secrets/{name}", json={"value": "matrix-value"})
+    return {"secret": name}
+
+
 def fresh_replay(s, w):
     recorded(s, w)
     return {"id": root(s, "POST", "/api/cellgate/replays", json={"path": "m/p.ipynb"}).json()["id"]}
@@ -346,6 +352,12 @@ CASES = [
      None, nothing),
     ("GET", "/api/cellgate/audit", "/api/cellgate/audit?limit=5", None, "admin", None, None,
      nothing),
+    # secrets (test_secrets.py has the rest)
+    ("GET", "/api/cellgate/secrets", "/api/cellgate/secrets", None, "admin", None, None, nothing),
+    ("PUT", "/api/cellgate/secrets/{name}", "/api/cellgate/secrets/M_{u}", {"value": "v-{u}"},
+     "admin", None, None, uniq),
+    ("DELETE", "/api/cellgate/secrets/{name}", "/api/cellgate/secrets/{secret}", None, "admin",
+     None, None, fresh_secret),
     ("GET", "/api/cellgate/provenance/{path*}", "/api/cellgate/provenance/m/n.ipynb", None, "read",
      "m", None, nothing),
     ("GET", "/api/cellgate/execution/{id}", "/api/cellgate/execution/{exec}", None, "read", "m",
