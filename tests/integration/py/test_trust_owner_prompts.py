@@ -6,7 +6,8 @@ ipykernels in bubblewrap and the audit log:
   kernel object of POST /api/sessions), else the principal's default (an
   agent's is untrusted); a class weaker than that default is a prompt a
   reviewer answers, a trust= caveat outside it a 403, an unknown one a 400;
-  the class's own limits (trust.untrusted.* in the configuration) apply;
+  the class's own limits and egress rules (trust.CLASS.* in the
+  configuration) apply;
 - an agent opening the channels of a kernel whose notebook another
   principal owns (the author of its first stored version) is a prompt
   "execute in /nb, owned by alice"; researchers are not asked.
@@ -21,6 +22,7 @@ import requests
 import websocket
 
 from conftest import REFERENCE, Server, cellgate_bin, run_server
+from test_egress import BODY, HOST, service  # noqa: F401  (the loopback service fixture)
 
 pytestmark = pytest.mark.cellgate_only(reason="cellgate's trust classes and prompts")
 
@@ -38,7 +40,7 @@ UNTRUSTED_NOFILE = 777
 
 
 @pytest.fixture(scope="module")
-def ts():
+def ts(service):  # noqa: F811
     if REFERENCE:
         pytest.skip("cellgate only")
     s = Server(REFERENCE)
@@ -47,7 +49,9 @@ def ts():
         json.dump(POLICY, f)
     conf = os.path.join(s.tmp, "cellgate.conf")
     with open(conf, "w") as f:
-        f.write(f"trust.untrusted.kernel-nofile = {UNTRUSTED_NOFILE}\n")
+        f.write(f"trust.untrusted.kernel-nofile = {UNTRUSTED_NOFILE}\n"
+                # only trusted kernels may reach the loopback service
+                f"trust.trusted.egress-allow = {HOST}:{service}\n")
     s.extra_args += ["--policy", s.policy_file, "--config", conf]
     # a kernelspec that asks for the untrusted class itself
     kd = os.path.join(s.kernelspec_dir, "py-untrusted")
@@ -138,6 +142,36 @@ def test_agent_starts_untrusted_with_the_class_limits(ts):
     launches = {e["resource"]: e for e in audit(ts) if e["decision"] == "launch"}
     assert "trust untrusted" in launches[f"kernel {kid}"]["detail"]
     assert "trust trusted" in launches[f"kernel {r.json()['id']}"]["detail"]
+
+
+FETCH = '''
+import urllib.request, urllib.error
+try:
+    print("body", urllib.request.urlopen("http://{host}:{port}/x", timeout=60).read().decode(), end="")
+except urllib.error.HTTPError as e:
+    print("error", e.code, e.headers.get("X-Cellgate-Egress"), end="")
+'''
+
+
+def fetch(s, kid, token, port):
+    ws = s.ws_connect(kid, token=token)
+    try:
+        return s.execute(kid, FETCH.format(host=HOST, port=port), ws=ws, timeout=120).stdout
+    finally:
+        ws.close()
+
+
+def test_class_egress_rules_apply(ts, service):  # noqa: F811
+    """trust.trusted.egress-allow lets only trusted kernels out."""
+    r = start(ts, ts.bot)
+    assert r.status_code == 201 and r.json()["trust_class"] == "untrusted", r.text
+    ts.wait_kernel_ready(r.json()["id"], timeout=120)
+    out = fetch(ts, r.json()["id"], ts.bot, service)
+    assert out.startswith("error 403 denied"), out
+    r = start(ts, ts.alice)
+    assert r.status_code == 201 and r.json()["trust_class"] == "trusted", r.text
+    ts.wait_kernel_ready(r.json()["id"], timeout=120)
+    assert fetch(ts, r.json()["id"], ts.alice, service) == "body " + BODY.decode()
 
 
 def test_agent_asks_for_a_trusted_kernel(ts):
