@@ -145,21 +145,21 @@ int kernel_trust_parse(json_t *cellgate, const char **out, char *msg, size_t siz
 		return 0;
 	if (!json_is_object(cellgate)) {
 		snprintf(msg, size, "\"cellgate\" must be an object");
-		return 400;
+		return CG_EINVAL;
 	}
 	if (!v || json_is_null(v))
 		return 0;
 	cls = json_is_string(v) ? policy_trust_class_name(json_string_value(v)) : NULL;
 	if (!cls) {
 		snprintf(msg, size, "\"trust_class\" is trusted or untrusted");
-		return 400;
+		return CG_EINVAL;
 	}
 	/* a replay's class comes with its snapshot and grants: the server's to choose */
 	if (strcmp(cls, "replay") == 0) {
 		snprintf(msg, size, "the replay trust class is chosen by the server for a replay's "
 			 "kernel (POST /api/cellgate/replays); a kernel started here is trusted or "
 			 "untrusted");
-		return 400;
+		return CG_EINVAL;
 	}
 	*out = cls;
 	return 0;

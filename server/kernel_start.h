@@ -29,8 +29,8 @@ void kernel_start_for(http_req_t *req, const char *spec_name, const char *cwd_re
 		      kernel_started_fn fn, void *arg);
 /* The trust class a request body's "cellgate": {"trust_class": ...} names:
  * 0 with *out NULL when it names none, *out set when it names trusted or
- * untrusted; otherwise 400 with msg for the client (an unknown class, or
- * replay, which only the server chooses). */
+ * untrusted; otherwise CG_EINVAL with msg for the client (an unknown class,
+ * or replay, which only the server chooses), to answer 400 with. */
 int kernel_trust_parse(json_t *cellgate, const char **out, char *msg, size_t size);
 
 /* Who started kernel id (through kernel_start_for): the principal and its
