@@ -30,6 +30,7 @@
 #include "../policy/caveat.h"
 #include "../policy/policy.h"
 #include "../policy/token.h"
+#include "config.h"
 
 #define MAX_CAVEATS TOKEN_MAX_CAVEATS
 
@@ -106,17 +107,14 @@ static int parse(cli_t *c, int argc, char **argv)
 			return -1;
 		*opt = argv[++i];
 	}
-	if (!c->state)
-		c->state = getenv("CELLGATE_STATE");
 	if (!c->policy)
 		c->policy = getenv("CELLGATE_POLICY");
-	if (!c->state || !*c->state) {
-		const char *home = getenv("HOME");
-
-		snprintf(c->state_buf, sizeof c->state_buf, "%s/.local/share/cellgate",
-			 home && *home ? home : ".");
-		c->state = c->state_buf;
+	/* as `cellgate serve` finds it */
+	if (config_state_dir(c->state, c->state_buf, sizeof c->state_buf)) {
+		fprintf(stderr, "cellgate: the state directory's path is too long\n");
+		return -1;
 	}
+	c->state = c->state_buf;
 	return 0;
 }
 

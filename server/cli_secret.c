@@ -23,6 +23,7 @@
 
 #include "../policy/audit.h"
 #include "../policy/secrets.h"
+#include "config.h"
 
 typedef struct cli {
 	const char *state, *name;
@@ -61,15 +62,12 @@ static int parse(cli_t *c, int argc, char **argv)
 			return -1;
 		}
 	}
-	if (!c->state)
-		c->state = getenv("CELLGATE_STATE");
-	if (!c->state || !*c->state) {
-		const char *home = getenv("HOME");
-
-		snprintf(c->state_buf, sizeof c->state_buf, "%s/.local/share/cellgate",
-			 home && *home ? home : ".");
-		c->state = c->state_buf;
+	/* as `cellgate serve` finds it */
+	if (config_state_dir(c->state, c->state_buf, sizeof c->state_buf)) {
+		fprintf(stderr, "cellgate: the state directory's path is too long\n");
+		return -1;
 	}
+	c->state = c->state_buf;
 	return 0;
 }
 

@@ -45,6 +45,7 @@
 #include "../notebook-store/records.h"
 #include "../policy/audit.h"
 #include "../notebook-store/store.h"
+#include "config.h"
 
 typedef struct cli {
 	const char *state;
@@ -130,16 +131,14 @@ static int parse(cli_t *c, int argc, char **argv)
 
 static store_t *open_store(const cli_t *c, err_t *err)
 {
-	const char *dir = c->state ? c->state : getenv("CELLGATE_STATE");
-	const char *home = getenv("HOME");
-	char path[4096];
+	char dir[4096], path[4096 + 16];
 	int n;
 
-	if (dir && *dir)
-		n = snprintf(path, sizeof path, "%s/store.sqlite", dir);
-	else
-		n = snprintf(path, sizeof path, "%s/.local/share/cellgate/store.sqlite",
-			     home && *home ? home : ".");
+	if (config_state_dir(c->state, dir, sizeof dir)) {
+		err_set(err, CG_EINVAL, "the state directory's path is too long");
+		return NULL;
+	}
+	n = snprintf(path, sizeof path, "%s/store.sqlite", dir);
 	if (n >= (int)sizeof path) {
 		err_set(err, CG_EINVAL, "the state directory's path is too long");
 		return NULL;
@@ -517,13 +516,8 @@ bool cli_store_is_command(const char *name)
 /* The state directory, as open_store finds it. */
 static void state_dir(const cli_t *c, char *out, size_t size)
 {
-	const char *dir = c->state ? c->state : getenv("CELLGATE_STATE");
-	const char *home = getenv("HOME");
-
-	if (dir && *dir)
-		snprintf(out, size, "%s", dir);
-	else
-		snprintf(out, size, "%s/.local/share/cellgate", home && *home ? home : ".");
+	if (config_state_dir(c->state, out, size))
+		out[0] = '\0';
 }
 
 /* A stored version's notebook path into out; false when there is none. */

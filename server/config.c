@@ -355,16 +355,35 @@ static void defaults(config_t *c)
 }
 
 /* Where the state lives unless configured: outside any workspace. */
-static char *default_state_dir(void)
+static int default_state_dir_into(char *out, size_t size)
 {
 	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
-	char buf[PATH_MAX];
+	int n;
 
 	if (xdg && *xdg)
-		snprintf(buf, sizeof buf, "%s/cellgate", xdg);
+		n = snprintf(out, size, "%s/cellgate", xdg);
 	else
-		snprintf(buf, sizeof buf, "%s/.local/share/cellgate", home && *home ? home : "/tmp");
-	return strdup(buf);
+		n = snprintf(out, size, "%s/.local/share/cellgate", home && *home ? home : "/tmp");
+	return n < 0 || (size_t)n >= size ? CG_EINVAL : 0;
+}
+
+static char *default_state_dir(void)
+{
+	char buf[PATH_MAX];
+
+	return default_state_dir_into(buf, sizeof buf) ? NULL : strdup(buf);
+}
+
+int config_state_dir(const char *given, char *out, size_t size)
+{
+	const char *env = getenv("CELLGATE_STATE");
+	const char *dir = given && *given ? given : env && *env ? env : NULL;
+	int n;
+
+	if (!dir)
+		return default_state_dir_into(out, size);
+	n = snprintf(out, size, "%s", dir);
+	return n < 0 || (size_t)n >= size ? CG_EINVAL : 0;
 }
 
 static int mkdir_p(const char *path, mode_t mode)

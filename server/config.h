@@ -65,5 +65,11 @@ typedef struct config {
 int config_load(config_t *cfg, int argc, char **argv, err_t *err);
 void config_clear(config_t *cfg);
 void config_usage(const char *prog);
+/*
+ * The state directory a command line tool uses, as `cellgate serve` finds
+ * it: given (--state), else $CELLGATE_STATE, else $XDG_DATA_HOME/cellgate,
+ * else ~/.local/share/cellgate. Into out; CG_EINVAL when it does not fit.
+ */
+int config_state_dir(const char *given, char *out, size_t size);
 
 #endif

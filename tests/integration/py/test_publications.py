@@ -16,10 +16,9 @@ import time
 import uuid
 
 import pytest
-import requests
 
 from conftest import REFERENCE, Server, cellgate_bin, run_server
-from test_policy import attenuate, assert_forbidden
+from test_policy import assert_forbidden, attenuate, cli, mint
 
 pytestmark = pytest.mark.cellgate_only(reason="cellgate's publications")
 
@@ -32,19 +31,6 @@ POLICY = {"principals": {
 }}
 
 
-def cli(server, *args, check=True, input=None):
-    p = subprocess.run([cellgate_bin(), *args, "--state", server.state], capture_output=True,
-                       timeout=60, input=input)
-    if check:
-        assert p.returncode == 0, (args, p.returncode, p.stderr.decode())
-    return p
-
-
-def mint(server, principal, *caveats):
-    args = ["token", "mint", "--principal", principal, "--policy", server.policy_file]
-    for c in caveats:
-        args += ["--caveat", c]
-    return cli(server, *args).stdout.decode().strip()
 
 
 def policy_server(*extra, config=None):

@@ -19,12 +19,13 @@ passes after.
 import hashlib
 import json
 import os
+import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import REFERENCE, Server, execution_record, run_server
+from conftest import REFERENCE, Server, cellgate_bin, execution_record, run_server
 from test_egress_prompts import answer, audit, decisions, pending_prompt
 from test_policy import cli, mint
 
@@ -240,6 +241,29 @@ def test_cli(sserver):
     assert [e["detail"] for e in entries] == ["set a new secret", "deleted the secret"]
     st = os.stat(os.path.join(s.state, "secrets.sqlite"))
     assert st.st_mode & 0o777 == 0o600
+
+
+def test_cli_finds_the_state_as_the_server_does(tmp_path):
+    """Without --state, every command line tool uses the directory `cellgate
+    serve` would: $CELLGATE_STATE, else $XDG_DATA_HOME/cellgate, else
+    ~/.local/share/cellgate."""
+    xdg, home = tmp_path / "xdg", tmp_path / "home"
+    (xdg / "cellgate").mkdir(parents=True, mode=0o700)
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "CELLGATE_STATE"}
+    env.update(XDG_DATA_HOME=str(xdg), HOME=str(home))
+    p = subprocess.run([cellgate_bin(), "secret", "set", "WHERE"], input=b"v", env=env,
+                       capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert (xdg / "cellgate" / "secrets.sqlite").exists()
+    for args in (["audit", "verify"], ["secret", "list"]):
+        p = subprocess.run([cellgate_bin(), *args], env=env, capture_output=True, timeout=60)
+        assert p.returncode == 0, (args, p.stderr)
+    assert b"WHERE" in p.stdout
+    assert not (home / ".local").exists()
+    env["CELLGATE_STATE"] = str(tmp_path / "elsewhere")
+    p = subprocess.run([cellgate_bin(), "secret", "list"], env=env, capture_output=True, timeout=60)
+    assert b"WHERE" not in p.stdout
 
 
 # ------------------------------------------------------------------ a kernel reads one

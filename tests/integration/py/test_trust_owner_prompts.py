@@ -18,11 +18,11 @@ import subprocess
 import uuid
 
 import pytest
-import requests
 import websocket
 
 from conftest import REFERENCE, Server, cellgate_bin, run_server
 from test_egress import BODY, HOST, service  # noqa: F401  (the loopback service fixture)
+from test_policy import cli, mint
 
 pytestmark = pytest.mark.cellgate_only(reason="cellgate's trust classes and prompts")
 
@@ -70,19 +70,6 @@ def ts(service):  # noqa: F811
         yield srv
 
 
-def cli(server, *args, check=True):
-    p = subprocess.run([cellgate_bin(), *args, "--state", server.state], capture_output=True,
-                       timeout=60)
-    if check:
-        assert p.returncode == 0, (args, p.returncode, p.stderr.decode())
-    return p
-
-
-def mint(server, principal, *caveats):
-    args = ["token", "mint", "--principal", principal, "--policy", server.policy_file]
-    for c in caveats:
-        args += ["--caveat", c]
-    return cli(server, *args).stdout.decode().strip()
 
 
 def audit(server):
