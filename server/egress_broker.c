@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <limits.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,88 +13,25 @@
 
 #include "../common/log.h"
 #include "../common/util.h"
-#include "../policy/secrets.h"
 #include "../sandbox/egress_policy.h"
+#include "egress_conn.h"
 
-#define HEAD_MAX 16384          /* a proxy request's head */
 #define DECISIONS_MAX 256       /* kept per kernel, newest last */
 #define WRITE_HIGH (1u << 20)   /* pause the reading side past this much queued */
 
-typedef struct ekernel ekernel_t;
-
-struct egress_broker {
-	uv_loop_t *loop;
-	const config_t *cfg;
-	ekernel_t *kernels;
-	egress_prompter_t prompter;
-	bool is_freed;
-	egress_decision_fn on_decision; /* the recorder's */
-	void *on_decision_ctx;
-};
-
-struct ekernel {
-	egress_broker_t *b;
-	char id[64], spec[KSPEC_NAME_MAX], trust[64];
-	char path[PATH_MAX];
-	uv_pipe_t listener;
-	bool is_listening;
-	bool is_gone;
-	int refs;          /* the listener while open, and each connection */
-	size_t open;       /* connections now */
-	uint64_t bytes;    /* both ways, over the kernel's life */
-	json_t *decisions;
-	json_t *session_allows; /* "host:port" -> the prompt that allowed it */
-	json_t *grants;    /* a replay's: "HOST:PORT" it may reach, nothing else */
-	struct econn *conns; /* open now */
-	ekernel_t *next;
-};
-
-typedef struct econn {
-	ekernel_t *ek;
-	uv_pipe_t client;
-	uv_tcp_t upstream;
-	uv_getaddrinfo_t gai;
-	uv_connect_t creq;
-	int pending;       /* open handles and outstanding requests */
-	bool has_upstream, is_relaying, is_closing;
-	bool client_paused, upstream_paused;
-	int eofs;
-	char head[HEAD_MAX + 1];
-	size_t head_len, body_at;
-	char method[16], host[256], target[2048];
-	unsigned port;
-	bool is_connect;
-	bool is_held;      /* waiting for a person's answer to prompt */
-	char secret[SECRET_NAME_MAX + 1]; /* a secret's read (SBX_SECRETS_HOST): its name */
-	char prompt[40];
-	const egress_rule_t *rule; /* the ask rule that held it */
-	uint64_t up, down;
-	struct addrinfo *ai, *next_ai; /* next_ai: the address to try */
-	struct econn *next; /* in ek->conns */
-} econn_t;
-
-typedef struct wreq {
-	uv_write_t w;
-	econn_t *c;
-	uv_buf_t buf;
-} wreq_t;
-
 static void ekernel_unref(ekernel_t *ek);
 static ekernel_t *find(egress_broker_t *b, const char *id);
-static void conn_close(econn_t *c);
-static void on_client_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
-static void effect_of(const econn_t *c, char *out, size_t size);
 
 /* --- decisions ------------------------------------------------------------- */
 
-static void record(econn_t *c, const char *verdict, const char *rule, const char *why)
+void econn_record(econn_t *c, const char *verdict, const char *rule, const char *why)
 {
 	ekernel_t *ek = c->ek;
 	char when[ISO_TIME_LEN], effect[320];
 	json_t *d;
 
 	util_iso_time_now(when);
-	effect_of(c, effect, sizeof effect);
+	econn_effect_of(c, effect, sizeof effect);
 	if (c->secret[0])
 		log_info("egress", "%.8s %s %s %s: %s", ek->id, c->method, effect, verdict, why);
 	else
@@ -141,7 +77,7 @@ static void on_conn_closed(uv_handle_t *h)
 	free(c);
 }
 
-static void conn_close(econn_t *c)
+void econn_close(econn_t *c)
 {
 	if (c->is_closing)
 		return;
@@ -154,7 +90,7 @@ static void conn_close(econn_t *c)
 		uv_close((uv_handle_t *)&c->upstream, on_conn_closed);
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+void econn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	const econn_t *c = h->data;
 	/* a held connection's bytes are kept beside its head, in what is left */
@@ -165,7 +101,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	buf->len = buf->base ? n : 0;
 }
 
-static void on_written(uv_write_t *w, int status)
+void econn_on_written(uv_write_t *w, int status)
 {
 	wreq_t *r = (wreq_t *)w;
 	econn_t *c = r->c;
@@ -173,7 +109,7 @@ static void on_written(uv_write_t *w, int status)
 	free(r->buf.base);
 	free(r);
 	if (status < 0) {
-		conn_close(c);
+		econn_close(c);
 		return;
 	}
 	if (c->is_closing || !c->is_relaying)
@@ -182,7 +118,7 @@ static void on_written(uv_write_t *w, int status)
 	if (c->client_paused &&
 	    uv_stream_get_write_queue_size((uv_stream_t *)&c->upstream) < WRITE_HIGH / 2) {
 		c->client_paused = false;
-		uv_read_start((uv_stream_t *)&c->client, on_alloc, on_client_read);
+		uv_read_start((uv_stream_t *)&c->client, econn_on_alloc, econn_on_client_read);
 	}
 }
 
@@ -195,15 +131,15 @@ static void on_written_down(uv_write_t *w, int status)
 
 	resume = status >= 0 && !c->is_closing && c->upstream_paused &&
 		 uv_stream_get_write_queue_size((uv_stream_t *)&c->client) < WRITE_HIGH / 2;
-	on_written(w, status);
+	econn_on_written(w, status);
 	if (resume) {
 		c->upstream_paused = false;
-		uv_read_start((uv_stream_t *)&c->upstream, on_alloc, on_upstream_read);
+		uv_read_start((uv_stream_t *)&c->upstream, econn_on_alloc, on_upstream_read);
 	}
 }
 
 /* Writes data (taken over: freed after the write) to dst. */
-static int send_owned(econn_t *c, uv_stream_t *dst, char *data, size_t len, uv_write_cb cb)
+int econn_send_owned(econn_t *c, uv_stream_t *dst, char *data, size_t len, uv_write_cb cb)
 {
 	wreq_t *r = calloc(1, sizeof *r);
 
@@ -221,14 +157,14 @@ static int send_owned(econn_t *c, uv_stream_t *dst, char *data, size_t len, uv_w
 	return 0;
 }
 
-static int send_copy(econn_t *c, uv_stream_t *dst, const char *data, size_t len)
+int econn_send_copy(econn_t *c, uv_stream_t *dst, const char *data, size_t len)
 {
 	char *copy = malloc(len ? len : 1);
 
 	if (!copy)
 		return -1;
 	memcpy(copy, data, len);
-	return send_owned(c, dst, copy, len, on_written);
+	return econn_send_owned(c, dst, copy, len, econn_on_written);
 }
 
 static void on_shutdown_close(uv_shutdown_t *req, int status)
@@ -237,27 +173,27 @@ static void on_shutdown_close(uv_shutdown_t *req, int status)
 
 	(void)status;
 	free(req);
-	conn_close(c);
+	econn_close(c);
 }
 
 /* Ends the connection once what is queued to the client is written. */
-static void end_after_writes(econn_t *c)
+void econn_end_after_writes(econn_t *c)
 {
 	uv_shutdown_t *sd = calloc(1, sizeof *sd);
 
 	if (!sd) {
-		conn_close(c);
+		econn_close(c);
 		return;
 	}
 	sd->data = c;
 	if (uv_shutdown(sd, (uv_stream_t *)&c->client, on_shutdown_close) != 0) {
 		free(sd);
-		conn_close(c);
+		econn_close(c);
 	}
 }
 
 /* Answers the client with an HTTP error and ends the connection. */
-static void answer(econn_t *c, int status, const char *title, const char *body)
+void econn_answer(econn_t *c, int status, const char *title, const char *body)
 {
 	char head[512];
 	int n = snprintf(head, sizeof head,
@@ -266,12 +202,12 @@ static void answer(econn_t *c, int status, const char *title, const char *body)
 			 status, title, strlen(body), status == 403 ? "denied" : "error");
 
 	uv_read_stop((uv_stream_t *)&c->client);
-	if (n < 0 || send_copy(c, (uv_stream_t *)&c->client, head, (size_t)n) ||
-	    send_copy(c, (uv_stream_t *)&c->client, body, strlen(body))) {
-		conn_close(c);
+	if (n < 0 || econn_send_copy(c, (uv_stream_t *)&c->client, head, (size_t)n) ||
+	    econn_send_copy(c, (uv_stream_t *)&c->client, body, strlen(body))) {
+		econn_close(c);
 		return;
 	}
-	end_after_writes(c);
+	econn_end_after_writes(c);
 }
 
 /* --- relaying ------------------------------------------------------------------ */
@@ -288,7 +224,7 @@ static bool count(econn_t *c, size_t n, bool is_up)
 	if (max && c->ek->bytes > max) {
 		log_warn("egress", "%.8s %s:%u cut: the kernel's %llu egress bytes are used up",
 			 c->ek->id, c->host, c->port, (unsigned long long)max);
-		conn_close(c);
+		econn_close(c);
 		return false;
 	}
 	return true;
@@ -306,7 +242,7 @@ static void half_close(econn_t *c, uv_stream_t *dst)
 
 	if (++c->eofs >= 2 || !sd) {
 		free(sd);
-		conn_close(c);
+		econn_close(c);
 		return;
 	}
 	sd->data = c;
@@ -327,7 +263,7 @@ static void relay(econn_t *c, uv_stream_t *from, uv_stream_t *to, ssize_t n, con
 		if (n == UV_EOF)
 			half_close(c, to);
 		else
-			conn_close(c);
+			econn_close(c);
 		return;
 	}
 	if (n == 0) {
@@ -338,8 +274,8 @@ static void relay(econn_t *c, uv_stream_t *from, uv_stream_t *to, ssize_t n, con
 		free(buf->base);
 		return;
 	}
-	if (send_owned(c, to, buf->base, (size_t)n, is_up ? on_written : on_written_down) != 0) {
-		conn_close(c);
+	if (econn_send_owned(c, to, buf->base, (size_t)n, is_up ? econn_on_written : on_written_down) != 0) {
+		econn_close(c);
 		return;
 	}
 	if (uv_stream_get_write_queue_size(to) > WRITE_HIGH) {
@@ -371,7 +307,7 @@ static int first_bytes(econn_t *c)
 	c->up += rest_len;
 	c->ek->bytes += rest_len;
 	if (c->is_connect)
-		return rest_len ? send_copy(c, (uv_stream_t *)&c->upstream, rest, rest_len) : 0;
+		return rest_len ? econn_send_copy(c, (uv_stream_t *)&c->upstream, rest, rest_len) : 0;
 	/* origin-form: the path of the absolute URI */
 	path = strchr(c->target + 7, '/');
 	cap = c->body_at + strlen(c->target) + 64;
@@ -394,9 +330,9 @@ static int first_bytes(econn_t *c)
 	n += (size_t)snprintf(out + n, cap - n, "Connection: close\r\n\r\n");
 	c->up += n;
 	c->ek->bytes += n;
-	if (send_owned(c, (uv_stream_t *)&c->upstream, out, n, on_written) != 0)
+	if (econn_send_owned(c, (uv_stream_t *)&c->upstream, out, n, econn_on_written) != 0)
 		return -1;
-	return rest_len ? send_copy(c, (uv_stream_t *)&c->upstream, rest, rest_len) : 0;
+	return rest_len ? econn_send_copy(c, (uv_stream_t *)&c->upstream, rest, rest_len) : 0;
 }
 
 static void start_relaying(econn_t *c)
@@ -405,13 +341,13 @@ static void start_relaying(econn_t *c)
 
 	c->is_relaying = true;
 	if ((c->is_connect &&
-	     send_copy(c, (uv_stream_t *)&c->client, established, sizeof established - 1)) ||
+	     econn_send_copy(c, (uv_stream_t *)&c->client, established, sizeof established - 1)) ||
 	    first_bytes(c) != 0) {
-		conn_close(c);
+		econn_close(c);
 		return;
 	}
-	uv_read_start((uv_stream_t *)&c->client, on_alloc, on_client_read);
-	uv_read_start((uv_stream_t *)&c->upstream, on_alloc, on_upstream_read);
+	uv_read_start((uv_stream_t *)&c->client, econn_on_alloc, econn_on_client_read);
+	uv_read_start((uv_stream_t *)&c->upstream, econn_on_alloc, on_upstream_read);
 }
 
 /* --- connecting ------------------------------------------------------------------ */
@@ -431,7 +367,7 @@ static void on_connected(uv_connect_t *req, int status)
 	}
 	snprintf(why, sizeof why, "cellgate egress: cannot connect to %s:%u: %s\n", c->host, c->port,
 		 uv_strerror(status));
-	answer(c, 502, "Bad Gateway", why);
+	econn_answer(c, 502, "Bad Gateway", why);
 }
 
 /* The first address the resolver gave (one try: a handle cannot be
@@ -442,7 +378,7 @@ static void try_connect(econn_t *c)
 
 	c->next_ai = NULL;
 	if (!a || uv_tcp_init(c->ek->b->loop, &c->upstream) != 0) {
-		answer(c, 502, "Bad Gateway", "cellgate egress: no address to connect to\n");
+		econn_answer(c, 502, "Bad Gateway", "cellgate egress: no address to connect to\n");
 		return;
 	}
 	c->upstream.data = c;
@@ -495,16 +431,16 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 	if (status != 0 || !res) {
 		snprintf(why, sizeof why, "cellgate egress: cannot resolve %s: %s\n", c->host,
 			 uv_strerror(status));
-		answer(c, 502, "Bad Gateway", why);
+		econn_answer(c, 502, "Bad Gateway", why);
 		return;
 	}
 	/* an allowed name must not lead to the host's own loopback or to a
 	 * link-local service (DNS rebinding); an address rule names them itself */
 	if (!is_literal(c->host) && is_internal(res->ai_addr)) {
-		record(c, "deny", NULL, "the name resolves to a loopback or link-local address");
+		econn_record(c, "deny", NULL, "the name resolves to a loopback or link-local address");
 		snprintf(why, sizeof why, "cellgate egress: %s resolves to a loopback or link-local "
 			 "address; allow the address itself to reach it\n", c->host);
-		answer(c, 403, "Forbidden", why);
+		econn_answer(c, 403, "Forbidden", why);
 		return;
 	}
 	c->next_ai = res;
@@ -634,23 +570,23 @@ static void go_on(econn_t *c, const char *rule, const char *why)
 	char port[8];
 
 	if (cfg->egress_max_bytes && c->ek->bytes >= cfg->egress_max_bytes) {
-		record(c, "deny", "egress-max-bytes", "the kernel's egress bytes are used up");
-		answer(c, 403, "Forbidden", "cellgate egress: this kernel's egress bytes are used up "
+		econn_record(c, "deny", "egress-max-bytes", "the kernel's egress bytes are used up");
+		econn_answer(c, 403, "Forbidden", "cellgate egress: this kernel's egress bytes are used up "
 			   "(egress-max-bytes)\n");
 		return;
 	}
-	record(c, "allow", rule, why);
+	econn_record(c, "allow", rule, why);
 	/* only now, for an allowed destination, is the name looked up */
 	snprintf(port, sizeof port, "%u", c->port);
 	c->gai.data = c;
 	c->pending++;
 	if (uv_getaddrinfo(c->ek->b->loop, &c->gai, on_resolved, c->host, port, &hints) != 0) {
 		c->pending--;
-		answer(c, 502, "Bad Gateway", "cellgate egress: cannot resolve the host\n");
+		econn_answer(c, 502, "Bad Gateway", "cellgate egress: cannot resolve the host\n");
 	}
 }
 
-static void effect_of(const econn_t *c, char *out, size_t size)
+void econn_effect_of(const econn_t *c, char *out, size_t size)
 {
 	if (c->secret[0])
 		snprintf(out, size, "secret %s", c->secret);
@@ -658,12 +594,12 @@ static void effect_of(const econn_t *c, char *out, size_t size)
 		snprintf(out, size, "network %s:%u", c->host, c->port);
 }
 
-static void audit(econn_t *c, const char *decision, const char *detail)
+void econn_audit(econn_t *c, const char *decision, const char *detail)
 {
 	const egress_prompter_t *pr = &c->ek->b->prompter;
 	char effect[320];
 
-	effect_of(c, effect, sizeof effect);
+	econn_effect_of(c, effect, sizeof effect);
 	if (pr->audit)
 		pr->audit(pr->arg, c->ek->id, effect, decision, detail);
 }
@@ -687,30 +623,30 @@ static void hold(econn_t *c, const egress_rule_t *rule)
 	if (by) {
 		snprintf(why, sizeof why, "allowed for this kernel session by prompt %s", by);
 		snprintf(request, sizeof request, "%s %.300s: %s", c->method, c->target, why);
-		audit(c, "allow", request);
+		econn_audit(c, "allow", request);
 		go_on(c, rule->text, why);
 		return;
 	}
-	effect_of(c, effect, sizeof effect);
+	econn_effect_of(c, effect, sizeof effect);
 	snprintf(request, sizeof request, "%s %.300s", c->method, c->target);
 	snprintf(why, sizeof why, "no prompts can be made here");
 	if (!pr->ask ||
 	    pr->ask(pr->arg, c->ek->id, effect, request, c->prompt, sizeof c->prompt, why,
 		    sizeof why) != 0) {
-		record(c, "deny", rule->text, why);
+		econn_record(c, "deny", rule->text, why);
 		snprintf(body, sizeof body, "cellgate egress: %s %s:%u needs a person's approval "
 			 "(%s), and none can be asked: %s\n", c->method, c->host, c->port, rule->text,
 			 why);
-		answer(c, 403, "Forbidden", body);
+		econn_answer(c, 403, "Forbidden", body);
 		return;
 	}
 	c->is_held = true;
 	c->rule = rule;
 	snprintf(why, sizeof why, "waiting for an answer to prompt %s", c->prompt);
-	record(c, "prompt", rule->text, why);
+	econn_record(c, "prompt", rule->text, why);
 	/* read on, to hear if the kernel gives up: what comes is kept with the
 	 * head while there is room (then reading waits for the answer) */
-	uv_read_start((uv_stream_t *)&c->client, on_alloc, on_client_read);
+	uv_read_start((uv_stream_t *)&c->client, econn_on_alloc, econn_on_client_read);
 }
 
 /* A held connection that ends before its answer: the prompt is withdrawn. */
@@ -721,13 +657,13 @@ static void give_up(econn_t *c, const char *why)
 
 	c->is_held = false;
 	snprintf(detail, sizeof detail, "prompt %s withdrawn: %s", c->prompt, why);
-	record(c, "deny", c->rule ? c->rule->text : NULL, detail);
+	econn_record(c, "deny", c->rule ? c->rule->text : NULL, detail);
 	if (pr->withdraw)
 		pr->withdraw(pr->arg, c->ek->id, c->prompt, why);
-	conn_close(c);
+	econn_close(c);
 }
 
-/* Bytes, or the end, from a held connection's kernel side. on_alloc gives
+/* Bytes, or the end, from a held connection's kernel side. econn_on_alloc gives
  * it no more than the room left beside the head. */
 static void on_held_read(econn_t *c, ssize_t n, const uv_buf_t *buf)
 {
@@ -747,8 +683,6 @@ static void on_held_read(econn_t *c, ssize_t n, const uv_buf_t *buf)
 	free(buf->base);
 }
 
-static void settle_secret(econn_t *c, policy_prompt_t *p, const char *who);
-
 /* The held connection's prompt is settled: through, or refused. */
 static void settle(econn_t *c, policy_prompt_t *p)
 {
@@ -758,7 +692,7 @@ static void settle(econn_t *c, policy_prompt_t *p)
 	c->is_held = false;
 	uv_read_stop((uv_stream_t *)&c->client);
 	if (c->secret[0]) {
-		settle_secret(c, p, who);
+		egress_secret_settle(c, p, who);
 		return;
 	}
 	if (p && (p->state == PROMPT_ALLOWED_ONCE || p->state == PROMPT_ALLOWED_SESSION)) {
@@ -773,7 +707,7 @@ static void settle(econn_t *c, policy_prompt_t *p)
 			snprintf(why, sizeof why, "allowed once by %s (prompt %s)", who, p->id);
 		}
 		snprintf(detail, sizeof detail, "%s %.300s: %s", c->method, c->target, why);
-		audit(c, "allow", detail);
+		econn_audit(c, "allow", detail);
 		go_on(c, c->rule->text, why);
 		return;
 	}
@@ -785,11 +719,11 @@ static void settle(econn_t *c, policy_prompt_t *p)
 	else
 		snprintf(why, sizeof why, "prompt %s is gone", c->prompt);
 	snprintf(detail, sizeof detail, "%s %.300s: %s", c->method, c->target, why);
-	audit(c, "deny", detail);
-	record(c, "deny", c->rule->text, why);
+	econn_audit(c, "deny", detail);
+	econn_record(c, "deny", c->rule->text, why);
 	snprintf(body, sizeof body, "cellgate egress: %s %s:%u is denied: %s\n", c->method, c->host,
 		 c->port, why);
-	answer(c, 403, "Forbidden", body);
+	econn_answer(c, 403, "Forbidden", body);
 }
 
 void egress_broker_on_prompts(egress_broker_t *b, policy_prompts_t *prompts)
@@ -819,7 +753,7 @@ void egress_broker_set_prompter(egress_broker_t *b, const egress_prompter_t *p)
 
 /* The capability that started the kernel narrows the rules: false after
  * answering 403 when it does not allow net:host:port. */
-static bool token_allows(econn_t *c)
+bool econn_token_allows(econn_t *c)
 {
 	const egress_prompter_t *pr = &c->ek->b->prompter;
 	char effect[300], why[512] = "", body[1400], detail[700], what[400];
@@ -836,200 +770,11 @@ static bool token_allows(econn_t *c)
 	if (!pr->check || pr->check(pr->arg, c->ek->id, effect, why, sizeof why) == 0)
 		return true;
 	snprintf(detail, sizeof detail, "the token that started the kernel: %s", why);
-	record(c, "deny", NULL, detail);
+	econn_record(c, "deny", NULL, detail);
 	snprintf(body, sizeof body, "%s is denied: the token that started this kernel does not "
 		 "allow %s: %s\n", what, effect, why);
-	answer(c, 403, "Forbidden", body);
+	econn_answer(c, 403, "Forbidden", body);
 	return false;
-}
-
-/* --- secrets ------------------------------------------------------------------ */
-
-/*
- * GET http://SBX_SECRETS_HOST/NAME from a kernel: the secret NAME, through
- * a person. First the capability that started the kernel must allow
- * secret:NAME, so a kernel that may not read a name does not learn whether
- * it exists; then an unknown name is 404 without troubling anyone; then a
- * prompt, every time, unless this kernel session already has an allow for
- * the name. Nothing is resolved or connected; the value goes out in the
- * answer only, and its buffers are wiped once written.
- */
-
-static void on_secret_written(uv_write_t *w, int status)
-{
-	wreq_t *r = (wreq_t *)w;
-
-	OPENSSL_cleanse(r->buf.base, r->buf.len);
-	on_written(w, status);
-}
-
-/* Why a secret cannot be read, as the kernel is told (404, 403, 503). */
-static void refuse_secret(econn_t *c, int status, const char *title, const char *why)
-{
-	char body[1400], detail[1000];
-
-	snprintf(detail, sizeof detail, "%s %.300s: %s", c->method, c->target, why);
-	audit(c, "deny", detail);
-	record(c, "deny", NULL, why);
-	snprintf(body, sizeof body, "cellgate secrets: secret %s is denied: %s\n", c->secret, why);
-	if (status == 404)
-		snprintf(body, sizeof body, "cellgate secrets: %s\n", why);
-	answer(c, status, title, body);
-}
-
-/* The value, or its absence: 0, CG_ENOTFOUND, or another error. */
-static int secret_value(econn_t *c, char **value, size_t *len)
-{
-	const egress_prompter_t *pr = &c->ek->b->prompter;
-
-	*value = NULL;
-	*len = 0;
-	return pr->secret ? pr->secret(pr->arg, c->secret, value, len) : CG_ESTATE;
-}
-
-/* 200 text/plain with the value, then the end of the connection. */
-static void deliver(econn_t *c, const char *why)
-{
-	char head[400], detail[1000], why404[200], *value, *copy;
-	size_t len;
-	int n, rc = secret_value(c, &value, &len);
-
-	if (rc) {
-		/* deleted while its prompt waited */
-		snprintf(why404, sizeof why404, "there is no secret %s", c->secret);
-		refuse_secret(c, rc == CG_ENOTFOUND ? 404 : 503, rc == CG_ENOTFOUND ?
-			      "Not Found" : "Service Unavailable", rc == CG_ENOTFOUND ? why404 :
-			      "the secrets cannot be read now");
-		return;
-	}
-	record(c, "allow", NULL, why);
-	snprintf(detail, sizeof detail, "%s %.300s: given to the kernel, %s", c->method, c->target,
-		 why);
-	audit(c, "allow", detail);
-	n = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Type: text/plain; "
-		     "charset=utf-8\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"
-		     "X-Cellgate-Secret: %s\r\nConnection: close\r\n\r\n", len, c->secret);
-	copy = malloc(len);
-	uv_read_stop((uv_stream_t *)&c->client);
-	if (copy)
-		memcpy(copy, value, len);
-	policy_secret_free(value, len);
-	if (!copy || send_copy(c, (uv_stream_t *)&c->client, head, (size_t)n) ||
-	    send_owned(c, (uv_stream_t *)&c->client, copy, len, on_secret_written)) {
-		conn_close(c);
-		return;
-	}
-	end_after_writes(c);
-}
-
-static void settle_secret(econn_t *c, policy_prompt_t *p, const char *who)
-{
-	char why[600], key[300];
-
-	if (p && (p->state == PROMPT_ALLOWED_ONCE || p->state == PROMPT_ALLOWED_SESSION)) {
-		if (p->state == PROMPT_ALLOWED_SESSION) {
-			snprintf(key, sizeof key, "secret:%s", c->secret);
-			json_object_set_new(c->ek->session_allows, key, json_string(p->id));
-			snprintf(why, sizeof why, "allowed for this kernel session by %s (prompt %s)",
-				 who, p->id);
-		} else {
-			p->state = PROMPT_USED;
-			snprintf(why, sizeof why, "allowed once by %s (prompt %s)", who, p->id);
-		}
-		deliver(c, why);
-		return;
-	}
-	if (p && p->state == PROMPT_TIMED_OUT)
-		snprintf(why, sizeof why, "prompt %s timed out: nobody answered it in time, which "
-			 "is a denial", c->prompt);
-	else if (p && p->state == PROMPT_DENIED)
-		snprintf(why, sizeof why, "%s answered prompt %s: deny", who, c->prompt);
-	else
-		snprintf(why, sizeof why, "prompt %s is gone", c->prompt);
-	refuse_secret(c, 403, "Forbidden", why);
-}
-
-/* The name from "http://host/NAME", or NULL after answering 400/405. */
-static const char *secret_name(econn_t *c)
-{
-	const char *path = c->is_connect ? NULL : strchr(c->target + 7, '/');
-	char why[200], body[600];
-
-	if (!path) {
-		record(c, "deny", NULL, "not a secret's URL");
-		answer(c, 400, "Bad Request", "cellgate secrets: read a secret with GET "
-		       SBX_SECRETS_URL "NAME (plain http through the proxy), not through CONNECT\n");
-		return NULL;
-	}
-	if (!policy_secret_name_ok(path + 1, why, sizeof why)) {
-		record(c, "deny", NULL, why);
-		snprintf(body, sizeof body, "cellgate secrets: %s: GET " SBX_SECRETS_URL "NAME\n",
-			 why);
-		answer(c, 400, "Bad Request", body);
-		return NULL;
-	}
-	if (strcmp(c->method, "GET") != 0) {
-		record(c, "deny", NULL, "a secret is read with GET");
-		answer(c, 405, "Method Not Allowed", "cellgate secrets: a secret is read with GET\n");
-		return NULL;
-	}
-	return path + 1;
-}
-
-static void secret_request(econn_t *c)
-{
-	const egress_prompter_t *pr = &c->ek->b->prompter;
-	const char *name = secret_name(c), *by;
-	char why[600], key[300], effect[320], request[400], *value;
-	size_t len;
-	int rc;
-
-	if (!name)
-		return;
-	snprintf(c->secret, sizeof c->secret, "%s", name);
-	/* a replay runs on what its replay granted: no secret is among that */
-	if (strcmp(c->ek->trust, "replay") == 0) {
-		refuse_secret(c, 403, "Forbidden", "a replay's kernel reads no secrets");
-		return;
-	}
-	if (!token_allows(c))
-		return;
-	rc = secret_value(c, &value, &len);
-	policy_secret_free(value, len);
-	if (rc) {
-		snprintf(why, sizeof why, "there is no secret %s", c->secret);
-		refuse_secret(c, rc == CG_ENOTFOUND ? 404 : 503, rc == CG_ENOTFOUND ? "Not Found"
-			      : "Service Unavailable", rc == CG_ENOTFOUND ? why
-			      : "the secrets cannot be read now");
-		return;
-	}
-	snprintf(key, sizeof key, "secret:%s", c->secret);
-	by = json_string_value(json_object_get(c->ek->session_allows, key));
-	if (by) {
-		snprintf(why, sizeof why, "allowed for this kernel session by prompt %s", by);
-		deliver(c, why);
-		return;
-	}
-	effect_of(c, effect, sizeof effect);
-	snprintf(request, sizeof request, "%s %.300s", c->method, c->target);
-	snprintf(why, sizeof why, "no prompts can be made here");
-	if (!pr->ask || pr->ask(pr->arg, c->ek->id, effect, request, c->prompt, sizeof c->prompt,
-				why, sizeof why) != 0) {
-		char none[700], body[900];
-
-		snprintf(none, sizeof none, "it needs a person's approval, and none can be asked: %s",
-			 why);
-		record(c, "deny", NULL, none);
-		snprintf(body, sizeof body, "cellgate secrets: secret %s is denied: %s\n", c->secret,
-			 none);
-		answer(c, 403, "Forbidden", body);
-		return;
-	}
-	c->is_held = true;
-	c->rule = NULL;
-	snprintf(why, sizeof why, "waiting for an answer to prompt %s", c->prompt);
-	record(c, "prompt", NULL, why);
-	uv_read_start((uv_stream_t *)&c->client, on_alloc, on_client_read);
 }
 
 
@@ -1043,14 +788,14 @@ static void decide(econn_t *c)
 	const char *bad = parse_request(c);
 
 	if (bad) {
-		record(c, "deny", NULL, bad);
+		econn_record(c, "deny", NULL, bad);
 		snprintf(body, sizeof body, "cellgate egress: %s\n", bad);
-		answer(c, 400, "Bad Request", body);
+		econn_answer(c, 400, "Bad Request", body);
 		return;
 	}
 	/* the server's own name for secrets: never looked up, never left */
 	if (strcasecmp(c->host, SBX_SECRETS_HOST) == 0) {
-		secret_request(c);
+		egress_secret_request(c);
 		return;
 	}
 	/* a replay's kernel: what its replay granted, and no configured rule */
@@ -1060,16 +805,16 @@ static void decide(econn_t *c)
 		v = egress_decide(cfg->egress_rules, cfg->n_egress_rules, c->ek->spec, c->ek->trust,
 				  c->host, c->port, &rule);
 	if (v == EGRESS_DENY) {
-		record(c, "deny", rule ? rule->text : NULL, rule ? "a deny rule matches"
+		econn_record(c, "deny", rule ? rule->text : NULL, rule ? "a deny rule matches"
 							     : "no rule allows it");
 		snprintf(body, sizeof body,
 			 "cellgate egress: %s %s:%u is denied: %s%s (kernelspec %s, trust class %s)\n",
 			 c->method, c->host, c->port, rule ? "by the rule " : "no egress-allow rule matches",
 			 rule ? rule->text : "", c->ek->spec, c->ek->trust);
-		answer(c, 403, "Forbidden", body);
+		econn_answer(c, 403, "Forbidden", body);
 		return;
 	}
-	if (!token_allows(c))
+	if (!econn_token_allows(c))
 		return;
 	if (v == EGRESS_PROMPT) {
 		hold(c, rule);
@@ -1078,7 +823,7 @@ static void decide(econn_t *c)
 	go_on(c, rule->text, "an allow rule matches");
 }
 
-static void on_client_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+void econn_on_client_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	econn_t *c = s->data;
 	const char *end;
@@ -1093,13 +838,13 @@ static void on_client_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	}
 	if (n < 0) {
 		free(buf->base);
-		conn_close(c);
+		econn_close(c);
 		return;
 	}
 	if (c->head_len + (size_t)n > HEAD_MAX) {
 		free(buf->base);
-		record(c, "deny", NULL, "the request head is too large");
-		answer(c, 431, "Request Header Fields Too Large",
+		econn_record(c, "deny", NULL, "the request head is too large");
+		econn_answer(c, 431, "Request Header Fields Too Large",
 		       "cellgate egress: the request head is too large\n");
 		return;
 	}
@@ -1135,17 +880,17 @@ static void on_connection(uv_stream_t *server, int status)
 	c->next = ek->conns;
 	ek->conns = c;
 	if (uv_accept(server, (uv_stream_t *)&c->client) != 0) {
-		conn_close(c);
+		econn_close(c);
 		return;
 	}
 	if (ek->b->cfg->egress_max_connections && ek->open > ek->b->cfg->egress_max_connections) {
-		record(c, "deny", "egress-max-connections", "too many connections open");
-		answer(c, 429, "Too Many Requests",
+		econn_record(c, "deny", "egress-max-connections", "too many connections open");
+		econn_answer(c, 429, "Too Many Requests",
 		       "cellgate egress: this kernel has too many connections open "
 		       "(egress-max-connections)\n");
 		return;
 	}
-	uv_read_start((uv_stream_t *)&c->client, on_alloc, on_client_read);
+	uv_read_start((uv_stream_t *)&c->client, econn_on_alloc, econn_on_client_read);
 }
 
 /* --- kernels -------------------------------------------------------------------- */
@@ -1249,7 +994,7 @@ void egress_broker_on_sandbox(void *arg, kernel_t *k, bool up)
 	for (econn_t *c = ek->conns; c; c = c->next) {
 		if (c->is_held && !c->is_closing)
 			give_up(c, "the kernel is gone");
-		conn_close(c);
+		econn_close(c);
 	}
 	if (ek->is_listening) {
 		ek->is_listening = false;
@@ -1296,6 +1041,6 @@ void egress_broker_free(egress_broker_t **self_p)
 	 * listeners and connections; the rest is freed as their handles close */
 	for (ekernel_t *ek = b->kernels; ek; ek = ek->next) {
 		for (econn_t *c = ek->conns; c; c = c->next)
-			conn_close(c);
+			econn_close(c);
 	}
 }
