@@ -3,10 +3,13 @@
  *
  * A bounded walk (nftw, not crossing mounts or following links) that sums
  * allocated blocks, so sparse files count what they really use. Its cost is
- * bounded twice: at most DISK_MAX_ENTRIES entries a walk, and one walk per
- * max_age_s whatever the number of sandboxes asking (one workspace, one
- * cached figure). A workspace with more entries gets a lower bound and the
- * log says so once.
+ * bounded twice: at most DISK_MAX_ENTRIES entries a walk, and whatever the
+ * number of sandboxes asking, one walk per DISK_COST_FACTOR times the last
+ * walk's own duration (at least DISK_MIN_AGE_S, at most max_age_s): the
+ * walk runs on the server's loop, so it may take about 2% of it, and a
+ * small workspace (a cheap walk) is measured at every watch tick, which
+ * keeps a fast writer's overshoot small. A workspace with more entries
+ * gets a lower bound and the log says so once.
  */
 #define _XOPEN_SOURCE 700
 #include "sandbox_private.h"
@@ -20,10 +23,13 @@
 #include "../common/util.h"
 
 #define DISK_MAX_ENTRIES 100000
+#define DISK_COST_FACTOR 50.0
+#define DISK_MIN_AGE_S 0.1
 
 static struct {
 	char *dir;
 	double at;
+	double walk_s;    /* what the last walk took */
 	uint64_t bytes;
 	bool is_partial;
 	bool warned;
@@ -43,10 +49,11 @@ static int visit(const char *path, const struct stat *st, int type, struct FTW *
 
 uint64_t sbx_disk_usage(const char *dir, double max_age_s, bool *is_partial)
 {
-	double now = util_unix_time();
+	double now = util_unix_time(), age = DISK_COST_FACTOR * cache.walk_s;
 	int rc;
 
-	if (cache.dir && strcmp(cache.dir, dir) == 0 && now - cache.at < max_age_s) {
+	age = age < DISK_MIN_AGE_S ? DISK_MIN_AGE_S : age > max_age_s ? max_age_s : age;
+	if (cache.dir && strcmp(cache.dir, dir) == 0 && now - cache.at < age) {
 		if (is_partial)
 			*is_partial = cache.is_partial;
 		return cache.bytes;
@@ -57,6 +64,7 @@ uint64_t sbx_disk_usage(const char *dir, double max_age_s, bool *is_partial)
 	free(cache.dir);
 	cache.dir = strdup(dir);
 	cache.at = now;
+	cache.walk_s = util_unix_time() - now;
 	cache.bytes = walk_bytes;
 	cache.is_partial = rc == 1;
 	if (cache.is_partial && !cache.warned) {
