@@ -1,7 +1,8 @@
 /*
  * libFuzzer target for the login's parsers of outside input: the `next`
- * sanitiser, the Cookie header, form bodies, the login cookie's verifier
- * and the Host and Origin checks. Besides the sanitizers' crashes, it
+ * sanitiser, the Cookie header, form bodies, the login cookies' verifiers
+ * (the server token's and a capability token's) and the Host and Origin
+ * checks. Besides the sanitizers' crashes, it
  * checks the promises each makes (a kept `next` stays a path under the
  * base URL in every layer of decoding; a random cookie never verifies; a
  * foreign Origin is never the server's own) and traps when one breaks.
@@ -73,6 +74,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	form_field(s, strlen(s), "password", out, sizeof out);
 	form_field(s, strlen(s), "next", out, sizeof out);
 	CHECK(!cookie_login_verify(key, s, 1800000000, COOKIE_LOGIN_MAX_AGE));
+	{
+		char token[COOKIE_CAP_TOKEN_MAX + 1], value[COOKIE_VALUE_MAX];
+		const char *got;
+
+		CHECK(!cookie_cap_verify(key, s, 1800000000, COOKIE_LOGIN_MAX_AGE, token,
+					 sizeof token));
+		/* the input as a token: signed, it comes back whole, and only
+		 * under the key it was signed with */
+		if (cookie_cap_sign(key, 1800000000, s, value) == 0) {
+			static const uint8_t other[COOKIE_KEY_LEN] = { 3, 2, 1 };
+
+			got = cookie_cap_verify(key, value, 1800000000, COOKIE_LOGIN_MAX_AGE, token,
+						sizeof token);
+			CHECK(got && strcmp(got, s) == 0);
+			CHECK(!cookie_cap_verify(other, value, 1800000000, COOKIE_LOGIN_MAX_AGE,
+						 token, sizeof token));
+		}
+	}
 
 	if (origin_is_allowed(s, "127.0.0.1:8888", NULL))
 		CHECK(strcasecmp(s, "http://127.0.0.1:8888") == 0 ||
