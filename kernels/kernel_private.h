@@ -67,6 +67,7 @@ struct kernel {
 	char *session_name;    /* the notebook path, for JPY_SESSION_NAME */
 	char sandbox_class[16]; /* "trusted", "replay" */
 	char *snapshot;        /* a read-only workspace instead of the live one, or NULL */
+	char **scope;          /* the parts of the workspace it sees, or NULL: all */
 	char *dir;             /* host path of the kernel's runtime dir */
 	int dir_fd;
 	char key[65];

@@ -218,6 +218,9 @@ const char *kernel_sandbox_class(const kernel_t *k);
 typedef struct kstart_opts {
 	const char *sandbox_class;      /* NULL: the kernelspec's class */
 	const char *workspace_snapshot; /* NULL: the live workspace */
+	/* NULL: all of it; else only these parts, "rw:PATH" / "ro:PATH"
+	 * (sbx_spec_t.workspace_scope): what the starting token may reach */
+	char *const *workspace_scope;
 } kstart_opts_t;
 
 int kmgr_start_opts(kmgr_t *mgr, const char *spec_name, const char *cwd_rel,

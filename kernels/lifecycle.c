@@ -408,7 +408,7 @@ int lifecycle_launch(kernel_t *k, err_t *err)
 	err_t local = { 0 };
 	sbx_spec_t spec = {
 		.argv = argv, .env = env, .workspace = c->workspace,
-		.workspace_snapshot = k->snapshot, .cwd = k->cwd,
+		.workspace_snapshot = k->snapshot, .workspace_scope = k->scope, .cwd = k->cwd,
 		.kernel_dir_fd = k->dir_fd, .hidden = c->hidden, .uid = c->uid, .gid = c->gid,
 		.bwrap = c->bwrap, .name = k->id, .is_plain = c->sandbox_plain,
 	};
@@ -864,6 +864,9 @@ void lifecycle_free(kernel_t *k)
 	free(k->cwd);
 	free(k->session_name);
 	free(k->snapshot);
+	for (size_t i = 0; k->scope && k->scope[i]; i++)
+		free(k->scope[i]);
+	free(k->scope);
 	free(k->dir);
 	free(k->reason);
 	free(k->limit_note);

@@ -293,6 +293,27 @@ int kmgr_start(kmgr_t *m, const char *spec_name, const char *cwd_rel, const char
 	return kmgr_start_opts(m, spec_name, cwd_rel, session_name, NULL, out, err);
 }
 
+/* A NULL-terminated copy of a workspace scope; NULL when out of memory. */
+static char **copy_scope(char *const *scope)
+{
+	size_t n = 0;
+	char **copy;
+
+	while (scope[n])
+		n++;
+	if (!(copy = calloc(n + 1, sizeof *copy)))
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (!(copy[i] = strdup(scope[i]))) {
+			while (i--)
+				free(copy[i]);
+			free(copy);
+			return NULL;
+		}
+	}
+	return copy;
+}
+
 int kmgr_start_opts(kmgr_t *m, const char *spec_name, const char *cwd_rel,
 		    const char *session_name, const kstart_opts_t *opts, kernel_t **out,
 		    err_t *err)
@@ -319,6 +340,10 @@ int kmgr_start_opts(kmgr_t *m, const char *spec_name, const char *cwd_rel,
 	/* the snapshot is seen at the workspace's own path, read-only */
 	if (opts && opts->workspace_snapshot)
 		k->snapshot = strdup(opts->workspace_snapshot);
+	if (opts && opts->workspace_scope && !(k->scope = copy_scope(opts->workspace_scope))) {
+		lifecycle_free(k);
+		return err_set(err, CG_ESYS, "out of memory");
+	}
 	rc = kconn_make_dir(k->dir, m->cfg.uid, m->cfg.gid, err);
 	if (rc >= 0) {
 		k->dir_fd = rc;
@@ -475,6 +500,13 @@ json_t *kernel_model(const kernel_t *k)
 	if (model) {
 		json_object_set_new(model, "limits", limits_json((kernel_t *)k));
 		json_object_set_new(model, "trust_class", json_string(kernel_trust_class(k)));
+	}
+	if (model && k->scope) {
+		json_t *scope = json_array();
+
+		for (size_t i = 0; k->scope[i]; i++)
+			json_array_append_new(scope, json_string(k->scope[i]));
+		json_object_set_new(model, "workspace_scope", scope);
 	}
 	if (model && k->limit_note)
 		json_object_set_new(model, "limit_reached", json_string(k->limit_note));

@@ -279,6 +279,121 @@ bool policy_allows(const policy_cap_t *cap, policy_action_t action, const policy
 	return true;
 }
 
+void policy_scope_free(char **scope)
+{
+	for (size_t i = 0; scope && scope[i]; i++)
+		free(scope[i]);
+	free(scope);
+}
+
+/* Adds "rw:path" or "ro:path" for candidate c if cap reaches it, and no
+ * path already in scope is an ancestor of it (nor the same). */
+static int scope_add(char ***scope, size_t *n, const policy_cap_t *cap, const char *c,
+		     double now)
+{
+	policy_resource_t res = { .path = c };
+	const char *mode = policy_allows(cap, POLICY_WRITE, &res, now, NULL, 0) ? "rw:" :
+			   policy_allows(cap, POLICY_READ, &res, now, NULL, 0) ||
+			   policy_allows(cap, POLICY_EXECUTE, &res, now, NULL, 0) ? "ro:" : NULL;
+	char **grown;
+
+	if (!mode)
+		return 0;
+	for (size_t i = 0; i < *n; i++)
+		if (policy_path_is_under(c, (*scope)[i] + 3, strlen((*scope)[i] + 3)))
+			return 0;
+	if (!(grown = realloc(*scope, (*n + 2) * sizeof *grown)))
+		return CG_ESYS;
+	*scope = grown;
+	if (!(grown[*n] = malloc(strlen(c) + 4)))
+		return CG_ESYS;
+	sprintf(grown[*n], "%s%s", mode, c);
+	grown[++*n] = NULL;
+	return 0;
+}
+
+static size_t depth_of(const char *path)
+{
+	size_t d = 0;
+
+	for (; *path; path++)
+		d += *path == '/';
+	return d;
+}
+
+/* Shallowest first, then by name: the scope comes out the same each time. */
+static int by_depth(const void *a, const void *b)
+{
+	const char *p = *(char *const *)a, *q = *(char *const *)b;
+	size_t x = depth_of(p), y = depth_of(q);
+
+	return x != y ? (x > y) - (x < y) : strcmp(p, q);
+}
+
+/* Every path the caveats name, each alternative of each path= caveat;
+ * NULL-terminated, *n of them. NULL when out of memory. */
+static char **named_paths(const policy_cap_t *cap, size_t *n)
+{
+	char **all = calloc(1, sizeof *all), **grown;
+
+	*n = 0;
+	for (size_t i = 0; all && i < cap->n_caveats; i++) {
+		const char *v = cap->caveats[i];
+
+		if (strncmp(v, "path=", 5) != 0)
+			continue;
+		for (v += 5; *v; v += *v == ',') {
+			size_t len = strcspn(v, ",");
+
+			if (!(grown = realloc(all, (*n + 2) * sizeof *grown)) ||
+			    !(grown[*n] = strndup(v, len))) {
+				policy_scope_free(grown ? grown : all);
+				return NULL;
+			}
+			all = grown;
+			all[++*n] = NULL;
+			v += len;
+		}
+	}
+	return all;
+}
+
+/*
+ * The region every path caveat allows is made of paths some caveat names
+ * (the deeper of two that nest), so trying each named path against all
+ * the caveats finds it: shallowest first, so that a path under one
+ * already in scope is not added again.
+ */
+char **policy_cap_workspace_scope(const policy_cap_t *cap, double now, err_t *err)
+{
+	char **named, **scope = NULL;
+	size_t n_named, n = 0;
+	int rc = 0;
+
+	if (!cap || cap->is_root)
+		return NULL;
+	if (!(named = named_paths(cap, &n_named))) {
+		err_set(err, CG_ESYS, "out of memory");
+		return NULL;
+	}
+	if (n_named == 0) {
+		policy_scope_free(named);
+		return NULL;
+	}
+	qsort(named, n_named, sizeof *named, by_depth);
+	for (size_t i = 0; rc == 0 && i < n_named; i++)
+		rc = scope_add(&scope, &n, cap, named[i], now);
+	policy_scope_free(named);
+	if (rc == 0 && !scope && !(scope = calloc(1, sizeof *scope)))
+		rc = CG_ESYS;
+	if (rc) {
+		policy_scope_free(scope);
+		err_set(err, CG_ESYS, "out of memory");
+		return NULL;
+	}
+	return scope;
+}
+
 bool policy_cap_is_live(const policy_cap_t *cap, double now, char *why, size_t why_size)
 {
 	double at;

@@ -119,6 +119,18 @@ const char *policy_cap_token_id(const policy_cap_t *cap);
 bool policy_allows(const policy_cap_t *cap, policy_action_t action, const policy_resource_t *res,
 		   double now, char *why, size_t why_size);
 
+/*
+ * What of the workspace a kernel started with cap may see, when path
+ * caveats (the token's, or its principal's "paths") narrow it: the
+ * narrowest paths that hold every one of them, each "rw:PATH" where cap
+ * may write, else "ro:PATH" where it may read or execute; a
+ * NULL-terminated list, empty when nothing is left. NULL when nothing
+ * narrows the path (the whole workspace, read-write; the server's token)
+ * or when out of memory (*err set). Free with policy_scope_free.
+ */
+char **policy_cap_workspace_scope(const policy_cap_t *cap, double now, err_t *err);
+void policy_scope_free(char **scope);
+
 /* Has cap not expired at now? For routes any valid token may use. */
 bool policy_cap_is_live(const policy_cap_t *cap, double now, char *why, size_t why_size);
 

@@ -79,6 +79,44 @@ static void hide(argv_t *a, const char *path)
 	}
 }
 
+/* Does the relative path have a ".." component? */
+static bool climbs(const char *rel)
+{
+	for (const char *p = rel; p; p = strchr(p, '/') ? strchr(p, '/') + 1 : NULL)
+		if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || p[2] == '\0'))
+			return true;
+	return false;
+}
+
+/* A workspace narrowed to what the starting token's path caveats allow:
+ * an empty tmpfs at its path, with only those paths bound into it
+ * (read-only from a snapshot), then made read-only itself, so that what
+ * the kernel writes outside them fails rather than vanishing with it. A
+ * path that does not exist yet is left out. */
+static void bind_scope(argv_t *a, const sbx_spec_t *s)
+{
+	const char *base = s->workspace_snapshot ? s->workspace_snapshot : s->workspace;
+	char src[PATH_MAX], dst[PATH_MAX];
+
+	add2(a, "--perms", "0555");
+	add2(a, "--tmpfs", s->workspace);
+	for (size_t i = 0; s->workspace_scope[i]; i++) {
+		const char *e = s->workspace_scope[i], *rel = e + 3;
+		bool is_rw = strncmp(e, "rw:", 3) == 0;
+
+		if ((!is_rw && strncmp(e, "ro:", 3) != 0) || !*rel || rel[0] == '/' ||
+		    climbs(rel) ||
+		    snprintf(src, sizeof src, "%s/%s", base, rel) >= (int)sizeof src ||
+		    snprintf(dst, sizeof dst, "%s/%s", s->workspace, rel) >= (int)sizeof dst) {
+			a->failed = 1;
+			return;
+		}
+		add3(a, is_rw && !s->workspace_snapshot ? "--bind-try" : "--ro-bind-try", src, dst);
+	}
+	/* made read-only by the caller, once hidden paths are covered: bwrap
+	 * makes their mount points in this tmpfs */
+}
+
 /* A program under /tmp or /run would vanish under the sandbox's private
  * tmpfs there; bind the file itself back in, read-only. Elsewhere the
  * read-only host root already shows it. */
@@ -141,13 +179,17 @@ char **sbx_bwrap_argv(const sbx_spec_t *s, err_t *err)
 	bind_program(&a, s->argv[0]);
 	if (s->egress_relay && !s->is_plain)
 		bind_program(&a, s->egress_relay);
-	if (s->workspace_snapshot)
+	if (s->workspace_scope)
+		bind_scope(&a, s);
+	else if (s->workspace_snapshot)
 		add3(&a, "--ro-bind", s->workspace_snapshot, s->workspace);
 	else
 		add3(&a, "--bind", s->workspace, s->workspace);
 	/* after the workspace: a hidden path inside it stays hidden */
 	for (size_t i = 0; s->hidden && s->hidden[i]; i++)
 		hide(&a, s->hidden[i]);
+	if (s->workspace_scope)
+		add2(&a, "--remount-ro", s->workspace);
 	snprintf(num, sizeof num, "%d", SBX_FD_KERNEL_DIR);
 	add3(&a, "--bind-fd", num, SBX_KERNEL_DIR);
 	/* bwrap reports the sandbox's pid 1 here; the kernel is its child */

@@ -101,6 +101,10 @@ typedef struct sbx_spec {
 	char *const *env;       /* NULL-terminated "NAME=value", already scrubbed */
 	const char *workspace;  /* host path, bound read-write at the same path */
 	const char *workspace_snapshot; /* when set: this host dir, read-only, at workspace's path */
+	/* when set: only these of the workspace (or snapshot), "rw:PATH" or
+	 * "ro:PATH" relative to it, over an empty read-only directory: what
+	 * the starting token's path caveats allow (policy_cap_workspace_scope) */
+	char *const *workspace_scope;
 	const char *cwd;        /* absolute, inside the workspace */
 	int kernel_dir_fd;      /* bound read-write at SBX_KERNEL_DIR */
 	char *const *hidden;    /* host paths covered by an empty tmpfs, may be NULL */

@@ -7,6 +7,7 @@
 
 #include "app.h"
 #include "authz.h"
+#include "../common/util.h"
 #include "../policy/policy.h"
 
 typedef struct start_op {
@@ -101,13 +102,17 @@ static void audit_launch(app_t *app, http_req_t *req, kernel_t *k)
 	policy_cap_t *cap = http_cap(req);
 	json_t *model = kernel_model(k);
 	char *limits = json_dumps(json_object_get(model, "limits"), JSON_COMPACT | JSON_SORT_KEYS);
-	char resource[128], detail[1024];
+	json_t *scope = json_object_get(model, "workspace_scope");
+	char *seen = scope ? json_dumps(scope, JSON_COMPACT) : NULL;
+	char resource[128], detail[1500];
 
 	snprintf(resource, sizeof resource, "kernel %s", kernel_id(k));
-	snprintf(detail, sizeof detail, "%s for /%s in bubblewrap as uid %u, trust %s; limits %s",
-		 kernel_spec_name(k), kernel_session_name(k), (unsigned)app->cfg.kernel_uid,
-		 kernel_trust_class(k), limits ? limits : "{}");
+	snprintf(detail, sizeof detail, "%s for /%s in bubblewrap as uid %u, trust %s; limits %s; "
+		 "workspace %.600s", kernel_spec_name(k), kernel_session_name(k),
+		 (unsigned)app->cfg.kernel_uid, kernel_trust_class(k), limits ? limits : "{}",
+		 seen ? seen : "all");
 	free(limits);
+	free(seen);
 	json_decref(model);
 	authz_audit(app, cap ? policy_cap_principal(cap) : "server-token", "execute", resource,
 		    "launch", detail);
@@ -209,6 +214,8 @@ void kernel_start_for(http_req_t *req, const char *spec_name, const char *cwd_re
 	char why[256];
 	const char *cls;
 	kstart_opts_t opts = { 0 };
+	char **scope;
+	int rc;
 
 	if (app->is_stopping) {
 		http_respond_error(req, 503, "the server is stopping");
@@ -223,7 +230,17 @@ void kernel_start_for(http_req_t *req, const char *spec_name, const char *cwd_re
 		return;
 	}
 	opts.sandbox_class = cls;
-	if (kmgr_start_opts(app->kernels, spec_name, cwd_rel, session_name, &opts, &k, &err)) {
+	/* the kernel sees of the workspace what the token's path caveats allow */
+	scope = policy_cap_workspace_scope(http_cap(req), util_unix_time(), &err);
+	if (err.code) {
+		http_respond_error(req, 500, "cannot start the kernel: %s", err.msg);
+		fn(req, NULL, arg);
+		return;
+	}
+	opts.workspace_scope = scope;
+	rc = kmgr_start_opts(app->kernels, spec_name, cwd_rel, session_name, &opts, &k, &err);
+	policy_scope_free(scope);
+	if (rc) {
 		if (err.code == CG_ENOTFOUND)
 			http_respond_error(req, not_found_status, "no such kernelspec: %s", spec_name);
 		else

@@ -329,6 +329,65 @@ static void test_grants_and_caveats(void **state)
 	free(rev);
 }
 
+/* The workspace scope of text, joined with spaces ("-" for the whole). */
+static void scope_of(fixture_t *f, const char *text, char *out, size_t size)
+{
+	policy_cap_t *cap = policy_verify(f->p, text, strlen(text), NULL);
+	err_t err = { 0 };
+	char **scope = policy_cap_workspace_scope(cap, 1.0, &err);
+	size_t len = 0;
+
+	assert_non_null(cap);
+	assert_int_equal(err.code, 0);
+	out[0] = '\0';
+	if (!scope)
+		snprintf(out, size, "-");
+	for (size_t i = 0; scope && scope[i]; i++)
+		len += (size_t)snprintf(out + len, size - len, "%s%s", i ? " " : "", scope[i]);
+	policy_scope_free(scope);
+	policy_cap_unref(&cap);
+}
+
+static void test_workspace_scope(void **state)
+{
+	fixture_t *f = *state;
+	char *alice = mint(f, "alice", NULL, 0), *bot = mint(f, "bot", NULL, 0), *t;
+	char got[512];
+
+	/* the principal's paths; write where it may write */
+	scope_of(f, alice, got, sizeof got);
+	assert_string_equal(got, "rw:alice rw:shared/data");
+	/* nothing narrows a path: all of it (NULL) */
+	scope_of(f, bot, got, sizeof got);
+	assert_string_equal(got, "-");
+	/* a caveat deeper than a grant: the deeper one; one beside: dropped */
+	t = attenuate(alice, "path=alice/nb,shared,other");
+	scope_of(f, t, got, sizeof got);
+	assert_string_equal(got, "rw:alice/nb rw:shared/data");
+	free(t);
+	/* read only: read-only */
+	t = attenuate(alice, "action=read");
+	scope_of(f, t, got, sizeof got);
+	assert_string_equal(got, "ro:alice ro:shared/data");
+	free(t);
+	/* two caveats that share nothing: an empty workspace */
+	t = attenuate(bot, "path=a");
+	free(bot);
+	bot = attenuate(t, "path=b");
+	free(t);
+	scope_of(f, bot, got, sizeof got);
+	assert_string_equal(got, "");
+	/* a path named twice, and one under another: once */
+	t = attenuate(alice, "path=alice,alice/x");
+	scope_of(f, t, got, sizeof got);
+	assert_string_equal(got, "rw:alice");
+	free(t);
+	/* the server's token: all of it */
+	assert_null(policy_cap_workspace_scope(policy_cap_root(), 1.0, NULL));
+	free(alice);
+	free(bot);
+}
+
 static void test_expiry(void **state)
 {
 	fixture_t *f = *state;
@@ -835,6 +894,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_principal_and_caveat, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paths_by_component, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grants_and_caveats, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_workspace_scope, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_executions_shared, setup, teardown),
 		cmocka_unit_test(test_caveat_syntax),

@@ -329,6 +329,45 @@ static void test_argv_kernel_command(void **state)
 	sbx_argv_free(&v); /* NULL is fine */
 }
 
+/* A workspace narrowed by the starting token: an empty read-only tmpfs
+ * with only the allowed paths bound into it, read-write or read-only. */
+static void test_argv_workspace_scope(void **state)
+{
+	fixture_t *fx = *state;
+	char *scope[] = { "rw:a", "ro:b/c", NULL }, *bad[] = { "rw:../x", NULL };
+	char *odd[] = { "xx:a", NULL }, a[512], bc[512];
+	sbx_spec_t spec = spec_for(fx, NULL);
+	err_t err = { 0 };
+	char **v;
+	long tmpfs;
+
+	spec.workspace_scope = scope;
+	v = sbx_bwrap_argv(&spec, &err);
+	assert_non_null(v);
+	snprintf(a, sizeof a, "%s/a", fx->workspace);
+	snprintf(bc, sizeof bc, "%s/b/c", fx->workspace);
+	tmpfs = MUST(v, "--perms", "0555", "--tmpfs", fx->workspace);
+	assert_true(MUST(v, "--bind-try", a, a) > tmpfs);
+	assert_true(MUST(v, "--ro-bind-try", bc, bc) > tmpfs);
+	assert_true(MUST(v, "--remount-ro", fx->workspace) > MUST(v, "--ro-bind-try", bc, bc));
+	/* the workspace itself is not bound */
+	assert_int_equal(find(v, (const char *const[]){ "--bind", fx->workspace, NULL }), -1);
+	sbx_argv_free(&v);
+	/* from a snapshot: everything read-only */
+	spec.workspace_snapshot = "/snap";
+	v = sbx_bwrap_argv(&spec, &err);
+	assert_non_null(v);
+	MUST(v, "--ro-bind-try", "/snap/a", a);
+	assert_int_equal(occurrences(v, "--bind-try"), 0);
+	sbx_argv_free(&v);
+	/* an entry that climbs out, or is not rw:/ro:, builds nothing */
+	spec = spec_for(fx, NULL);
+	spec.workspace_scope = bad;
+	assert_null(sbx_bwrap_argv(&spec, &err));
+	spec.workspace_scope = odd;
+	assert_null(sbx_bwrap_argv(&spec, &err));
+}
+
 static void test_argv_refused(void **state)
 {
 	fixture_t *fx = *state;
@@ -504,6 +543,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_argv_environment, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_argv_egress_relay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_argv_kernel_command, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_argv_workspace_scope, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_argv_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hidden_inside_workspace_stays_hidden, setup,
 						teardown),

@@ -466,7 +466,8 @@ class QuotaCell:
 
     def __init__(self, s, kid):
         import uuid
-        self.flag = os.path.join(s.workspace, "flag-" + uuid.uuid4().hex[:8])
+        # inside nb/: the agent's kernel sees only the paths its token allows
+        self.flag = os.path.join(s.workspace, "nb", "flag-" + uuid.uuid4().hex[:8])
         self.res = self.error = None
         self.ws = s.ws_connect(kid, token=s.agent)
 

@@ -617,6 +617,83 @@ def test_lab_settings_and_workspaces_are_each_principals_own(pserver, pat):
     assert r.status_code == 403
 
 
+SCOPE_PROBE = r"""
+import os
+def probe(path):
+    try:
+        with open(path) as f:
+            return "read " + f.read()
+    except OSError as e:
+        return type(e).__name__
+def write(path):
+    try:
+        with open(path, "w") as f:
+            f.write("w")
+        return "wrote"
+    except OSError as e:
+        return type(e).__name__
+print(sorted(os.listdir({ws!r})), probe({ws!r} + "/agentdir/a.txt"),
+      probe({ws!r} + "/m/secret.txt"), write({ws!r} + "/agentdir/k.txt"),
+      write({ws!r} + "/elsewhere.txt"), sep="|")
+"""
+
+
+def scoped_kernel(server, token, path="agentdir"):
+    r = server.request("POST", "/api/kernels", token=token, json={"name": "python3", "path": path})
+    assert r.status_code == 201, r.text
+    kid = r.json()["id"]
+    server._kernels.add(kid)
+    server.wait_kernel_ready(kid, timeout=90)
+    return kid
+
+
+def test_kernel_sees_only_the_workspace_its_token_allows(pserver, pat):
+    """A kernel started with a path-narrowed token runs in a sandbox whose
+    workspace holds only those paths: read-write where the token may
+    write, read-only where it may only read or execute; the rest of the
+    workspace is not there, and writing outside fails."""
+    root(pserver, "PUT", "/api/contents/agentdir", json={"type": "directory"})
+    root(pserver, "PUT", "/api/contents/agentdir/a.txt",
+         json={"type": "file", "format": "text", "content": "mine"})
+    root(pserver, "PUT", "/api/contents/m", json={"type": "directory"})
+    root(pserver, "PUT", "/api/contents/m/secret.txt",
+         json={"type": "file", "format": "text", "content": "not yours"})
+    code = SCOPE_PROBE.format(ws=pserver.workspace)
+    # an agent confined to agentdir, without write: read-only there, nothing else
+    bot = mint(pserver, "bot")
+    kid = scoped_kernel(pserver, bot)
+    model = pserver.request("GET", f"/api/kernels/{kid}").json()
+    assert model["workspace_scope"] == ["ro:agentdir"], model
+    ws = pserver.ws_connect(kid, token=bot)
+    out = pserver.execute(kid, code, ws=ws, timeout=60).stdout.strip().split("|")
+    ws.close()
+    assert out == ["['agentdir']", "read mine", "FileNotFoundError", "OSError", "OSError"], out
+    pserver.delete_kernel(kid)
+    # a researcher's token narrowed to agentdir: read-write there
+    t = attenuate(pat, "path=agentdir")
+    kid = scoped_kernel(pserver, t)
+    assert pserver.request("GET", f"/api/kernels/{kid}").json()["workspace_scope"] == ["rw:agentdir"]
+    ws = pserver.ws_connect(kid, token=t)
+    out = pserver.execute(kid, code, ws=ws, timeout=60).stdout.strip().split("|")
+    ws.close()
+    assert out == ["['agentdir']", "read mine", "FileNotFoundError", "wrote", "OSError"], out
+    with open(os.path.join(pserver.workspace, "agentdir", "k.txt")) as f:
+        assert f.read() == "w"
+    assert not os.path.exists(os.path.join(pserver.workspace, "elsewhere.txt"))
+    pserver.delete_kernel(kid)
+    # the server's token: the whole workspace, as before
+    kid = scoped_kernel(pserver, pserver.token)
+    assert "workspace_scope" not in pserver.request("GET", f"/api/kernels/{kid}").json()
+    out = pserver.execute(kid, code, timeout=60).stdout.strip().split("|")
+    assert out[1:] == ["read mine", "read not yours", "wrote", "wrote"], out
+    pserver.delete_kernel(kid)
+    os.remove(os.path.join(pserver.workspace, "elsewhere.txt"))
+    # the launch's audit entry says what the kernel sees
+    entries = [json.loads(x) for x in cli(pserver, "audit", "log", "--json").stdout.splitlines()]
+    launches = [e["detail"] for e in entries if e["decision"] == "launch"]
+    assert any('workspace ["ro:agentdir"]' in d for d in launches), launches[-3:]
+
+
 def test_checkpoints_are_their_file(pserver, world, pat):
     """A token for "m/n.ipynb/checkpoints" is not one for m/n.ipynb: restoring
     a checkpoint writes the file."""
