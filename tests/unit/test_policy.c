@@ -352,6 +352,7 @@ static void test_workspace_scope(void **state)
 {
 	fixture_t *f = *state;
 	char *alice = mint(f, "alice", NULL, 0), *bot = mint(f, "bot", NULL, 0), *t;
+	policy_cap_t *root;
 	char got[512];
 
 	/* the principal's paths; write where it may write */
@@ -383,7 +384,9 @@ static void test_workspace_scope(void **state)
 	assert_string_equal(got, "rw:alice");
 	free(t);
 	/* the server's token: all of it */
-	assert_null(policy_cap_workspace_scope(policy_cap_root(), 1.0, NULL));
+	root = policy_cap_root();
+	assert_null(policy_cap_workspace_scope(root, 1.0, NULL));
+	policy_cap_unref(&root);
 	free(alice);
 	free(bot);
 }
