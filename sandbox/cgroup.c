@@ -12,9 +12,15 @@
  *
  * Whatever is missing falls back to rlimits (memory, processes) or to
  * sampling /proc (CPU time); sbx_mechanism says which, per limit.
+ *
+ * A server that is killed (SIGKILL, a crash) leaves its empty cgroups
+ * behind, and the names carry its pid, which the system hands out again:
+ * the first discovery removes the empty ones of servers no longer running,
+ * and a name found taken is a dead namesake's, removed and made anew.
  */
 #include "sandbox_private.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -157,6 +163,37 @@ static int write_file(const char *dir, const char *name, const char *value)
 	return n == (ssize_t)strlen(value) ? 0 : -1;
 }
 
+/* The empty cgroups of killed servers (cellgate-<pid>-... whose pid runs
+ * no longer, or is another program now) under parent, removed. */
+static void sweep_dead_servers(const char *parent)
+{
+	DIR *d = opendir(parent);
+	struct dirent *e;
+	char path[PATH_MAX], comm[64];
+	int removed = 0;
+
+	while (d && (e = readdir(d)) != NULL) {
+		long pid;
+		char *end;
+
+		if (strncmp(e->d_name, "cellgate-", 9) != 0)
+			continue;
+		pid = strtol(e->d_name + 9, &end, 10);
+		if (end == e->d_name + 9 || *end != '-' || pid <= 0 || pid == (long)getpid())
+			continue;
+		snprintf(path, sizeof path, "/proc/%ld", pid);
+		if (read_file(path, "comm", comm, sizeof comm) == 0 && strncmp(comm, "cellgate", 8) == 0)
+			continue; /* a server that runs: its own */
+		snprintf(path, sizeof path, "%s/%s", parent, e->d_name);
+		removed += rmdir(path) == 0; /* refused while anything is in it */
+	}
+	if (d)
+		closedir(d);
+	if (removed)
+		log_info("sandbox", "cgroups: removed %d left behind by servers that were killed "
+			 "under %s", removed, parent);
+}
+
 static void discover(void)
 {
 	char ctl[256];
@@ -172,6 +209,9 @@ static void discover(void)
 	}
 	for (int i = 0; !own.v2 && i < CG_NCTL; i++)
 		own.v1[i] = own_dir(v1_names[i]);
+	for (int i = 0; i < CG_NCTL; i++)
+		if (own.v2 ? i == 0 : own.v1[i] != NULL)
+			sweep_dead_servers(own.v2 ? own.v2 : own.v1[i]);
 	if (!own.v2 && !own.v1[CG_MEMORY] && !own.v1[CG_PIDS] && !own.v1[CG_CPU])
 		log_info("sandbox", "cgroups: none we may create; memory and processes are "
 			 "limited by rlimits, CPU time read from /proc");
@@ -194,7 +234,9 @@ static char *make_child(const char *parent, const char *name)
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof path, "%s/%s", parent, name);
-	if (mkdir(path, 0755) != 0) {
+	/* our pid is in the name: one that exists is a dead server's */
+	if (mkdir(path, 0755) != 0 && !(errno == EEXIST && rmdir(path) == 0 &&
+					 mkdir(path, 0755) == 0)) {
 		log_warn("sandbox", "cannot create cgroup %s: %s", path, strerror(errno));
 		return NULL;
 	}

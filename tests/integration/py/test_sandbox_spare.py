@@ -13,6 +13,7 @@ join. On a server with limits, where it may create cgroups (v1 or v2):
 - an unused spare and its cgroups are gone when the server stops.
 """
 import concurrent.futures
+import subprocess
 import os
 import time
 
@@ -225,3 +226,50 @@ def test_unused_spare_and_its_cgroups_are_removed_at_stop():
     assert not os.path.exists(f"/proc/{pid}"), proc_cmdline(pid)
     left = [d for d in dirs if os.path.exists(d)]
     assert not left, left
+
+
+def test_cgroups_a_killed_server_left_are_removed_at_start(limited):
+    """A server killed with SIGKILL leaves its empty cgroups, named with its
+    pid, which the system hands out again: the next server removes those of
+    servers that no longer run (or whose pid runs another program now),
+    keeps a running server's, and never removes one with a process in it."""
+    parents = {ctl: os.path.dirname(cgroup_dir(spare_pid(limited), ctl).rstrip("/"))
+               for ctl in CONTROLLERS}
+    dead = next(p for p in range(32000, 300, -1) if not os.path.exists(f"/proc/{p}"))
+    made = {}
+    for ctl, parent in parents.items():
+        made[ctl] = {
+            "dead": os.path.join(parent, f"cellgate-{dead}-0123-1"),
+            "other program": os.path.join(parent, f"cellgate-{os.getpid()}-spare-9"),
+            "running server": os.path.join(parent, f"cellgate-{limited.pid}-test-1"),
+        }
+        for d in made[ctl].values():
+            os.mkdir(d)
+    # one with a process in it stays, whoever made it
+    busy = os.path.join(parents["pids"], f"cellgate-{dead}-busy-1")
+    os.mkdir(busy)
+    sleeper = subprocess.Popen(["sleep", "300"])
+    try:
+        with open(os.path.join(busy, "cgroup.procs"), "w") as f:
+            f.write(str(sleeper.pid))
+        s = Server(REFERENCE, extra_args=["--kernel-memory", "512M"])
+        s.start()
+        try:
+            s.delete_kernel(s.start_kernel())
+            log = s.log_tail(200)
+        finally:
+            problems = s.stop()
+            s.cleanup()
+        assert not problems, problems
+        for ctl, dirs in made.items():
+            assert not os.path.exists(dirs["dead"]), ctl
+            assert not os.path.exists(dirs["other program"]), ctl
+            assert os.path.isdir(dirs["running server"]), ctl
+        assert os.path.isdir(busy)
+        assert "left behind by servers that were killed" in log, log
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        for d in [busy] + [d for dirs in made.values() for d in dirs.values()]:
+            if os.path.isdir(d):
+                os.rmdir(d)
