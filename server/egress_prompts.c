@@ -40,6 +40,9 @@ static int ask(void *arg, const char *kernel_id, const char *effect, const char 
 	kernel_owner(app, kernel_id, &principal, &token_id);
 	authz_kernel_resource(app, k, &res, path, sizeof path);
 	kernel_busy_msg_id(k, execution, sizeof execution);
+	/* the cell's effect may come before the kernel's busy status does */
+	if (!execution[0])
+		recorder_running_msg_id(app->recorder, k, execution, sizeof execution);
 	q.principal = principal;
 	q.token_id = token_id;
 	q.effect = effect;

@@ -66,6 +66,9 @@ bool quota_prompts_on_cell_quota(void *arg, kernel_t *k)
 	kernel_owner(app, kernel_id(k), &principal, &token_id);
 	authz_kernel_resource(app, k, &res, path, sizeof path);
 	kernel_busy_msg_id(k, execution, sizeof execution);
+	/* the cell's effect may come before the kernel's busy status does */
+	if (!execution[0])
+		recorder_running_msg_id(app->recorder, k, execution, sizeof execution);
 	effect_of(app, effect, sizeof effect);
 	model = kernel_model(k);
 	snprintf(request, sizeof request, "a cell used its %lld s of CPU time: extend or interrupt",

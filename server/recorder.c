@@ -835,6 +835,21 @@ bool recorder_cell_id(const recorder_t *r, const kernel_t *k, const char *msg_id
 	return false;
 }
 
+bool recorder_running_msg_id(const recorder_t *r, const kernel_t *k, char *out, size_t size)
+{
+	ktrack_t *t = r ? track_find((recorder_t *)r, k) : NULL;
+	const pending_t *oldest = NULL;
+
+	/* newest first: the last one without a reply is the oldest */
+	for (pending_t *p = t ? t->pending : NULL; p; p = p->next)
+		if (!p->has_reply)
+			oldest = p;
+	if (!oldest)
+		return false;
+	snprintf(out, size, "%s", oldest->msg_id);
+	return true;
+}
+
 void recorder_denied(recorder_t *r, kernel_t *k, const kclient_t *c, const wire_msg_t *msg,
 		     const char *why)
 {

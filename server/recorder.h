@@ -47,6 +47,11 @@ void recorder_denied(recorder_t *r, kernel_t *k, const kclient_t *c, const wire_
  * flight, none given, or no recorder). */
 bool recorder_cell_id(const recorder_t *r, const kernel_t *k, const char *msg_id, char *out,
 		      size_t size);
+/* The msg_id of the execute_request kernel k runs or is about to run: the
+ * oldest sent to it that has no reply yet, into out; false when none is
+ * known. For when the kernel's own busy status has not arrived yet (an
+ * effect of the cell can reach the server first, by another socket). */
+bool recorder_running_msg_id(const recorder_t *r, const kernel_t *k, char *out, size_t size);
 /* Finishes the last batch and frees the recorder (the loop must still run
  * for the worker's completion; this waits for it). */
 void recorder_free(recorder_t **self_p);
