@@ -683,6 +683,18 @@ static void on_held_read(econn_t *c, ssize_t n, const uv_buf_t *buf)
 	free(buf->base);
 }
 
+void econn_refusal(const econn_t *c, const policy_prompt_t *p, const char *who, char *why,
+		   size_t size)
+{
+	if (p && p->state == PROMPT_TIMED_OUT)
+		snprintf(why, size, "prompt %s timed out: nobody answered it in time, which is a "
+			 "denial", c->prompt);
+	else if (p && p->state == PROMPT_DENIED)
+		snprintf(why, size, "%s answered prompt %s: deny", who, c->prompt);
+	else
+		snprintf(why, size, "prompt %s is gone", c->prompt);
+}
+
 /* The held connection's prompt is settled: through, or refused. */
 static void settle(econn_t *c, policy_prompt_t *p)
 {
@@ -711,13 +723,7 @@ static void settle(econn_t *c, policy_prompt_t *p)
 		go_on(c, c->rule->text, why);
 		return;
 	}
-	if (p && p->state == PROMPT_TIMED_OUT)
-		snprintf(why, sizeof why, "prompt %s timed out: nobody answered it in time, which "
-			 "is a denial", c->prompt);
-	else if (p && p->state == PROMPT_DENIED)
-		snprintf(why, sizeof why, "%s answered prompt %s: deny", who, c->prompt);
-	else
-		snprintf(why, sizeof why, "prompt %s is gone", c->prompt);
+	econn_refusal(c, p, who, why, sizeof why);
 	snprintf(detail, sizeof detail, "%s %.300s: %s", c->method, c->target, why);
 	econn_audit(c, "deny", detail);
 	econn_record(c, "deny", c->rule->text, why);

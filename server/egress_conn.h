@@ -95,6 +95,10 @@ void econn_effect_of(const econn_t *c, char *out, size_t size);
 /* The capability that started the kernel allows c's effect; false after
  * answering 403 when it does not. */
 bool econn_token_allows(econn_t *c);
+/* Why a held request's prompt p (NULL: gone) did not allow it, for the
+ * kernel and the logs; who answered it. */
+void econn_refusal(const econn_t *c, const policy_prompt_t *p, const char *who, char *why,
+		   size_t size);
 /* An HTTP answer to the kernel's request, then the end of the connection. */
 void econn_answer(econn_t *c, int status, const char *title, const char *body);
 /* Writes to dst: a copy of data, or data itself (freed once written, by

@@ -102,13 +102,7 @@ void egress_secret_settle(econn_t *c, policy_prompt_t *p, const char *who)
 		deliver(c, why);
 		return;
 	}
-	if (p && p->state == PROMPT_TIMED_OUT)
-		snprintf(why, sizeof why, "prompt %s timed out: nobody answered it in time, which "
-			 "is a denial", c->prompt);
-	else if (p && p->state == PROMPT_DENIED)
-		snprintf(why, sizeof why, "%s answered prompt %s: deny", who, c->prompt);
-	else
-		snprintf(why, sizeof why, "prompt %s is gone", c->prompt);
+	econn_refusal(c, p, who, why, sizeof why);
 	refuse_secret(c, 403, "Forbidden", why);
 }
 
