@@ -195,10 +195,10 @@ static void send_snapshot(event_client_t *c)
 {
 	app_t *app = http_app(c->req);
 	json_int_t last = last_heard(c->req);
-	missed_t *todo = calloc(PROMPTS_MAX, sizeof *todo);
+	missed_t *missed = calloc(PROMPTS_MAX, sizeof *missed);
 	size_t n = 0;
 
-	if (!todo)
+	if (!missed)
 		return;
 	for (policy_prompt_t *p = policy_prompts_next(app->prompts, NULL); p && n < PROMPTS_MAX;
 	     p = policy_prompts_next(app->prompts, p)) {
@@ -206,12 +206,12 @@ static void send_snapshot(event_client_t *c)
 		bool wanted = last >= 0 ? seq > last : p->state == PROMPT_PENDING;
 
 		if (wanted && prompts_visible(c->req, p))
-			todo[n++] = (missed_t){ seq, p };
+			missed[n++] = (missed_t){ seq, p };
 	}
-	qsort(todo, n, sizeof *todo, by_seq);
+	qsort(missed, n, sizeof *missed, by_seq);
 	for (size_t i = 0; i < n; i++)
-		send_prompt(c, todo[i].p, todo[i].seq);
-	free(todo);
+		send_prompt(c, missed[i].p, missed[i].seq);
+	free(missed);
 }
 
 void api_events(http_req_t *req)
